@@ -1,0 +1,1 @@
+//! Benchmarks of the node (see benches/ and src/bin).

@@ -1,0 +1,76 @@
+//! Conformance: runs the public JAM and PVM test vectors.
+//!
+//! Every suite module exposes `run_file(path) -> Vec<CaseOutcome>`: one outcome per
+//! case the file holds (one for a `.bin`/PVM `.json`, one per entry of `trie.json` or
+//! `shuffle_tests.json`). The runner (`runner.rs`) walks paths, recognises the suite
+//! and aggregates the outcomes.
+
+use std::fmt;
+use std::path::Path;
+
+pub mod diff;
+
+/// The first difference between the expected and the computed value of a case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    /// Field path, e.g. `post_state.gamma_a[2].id`.
+    pub field: String,
+    pub expected: String,
+    pub got: String,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: expected {}, got {}", self.field, self.expected, self.got)
+    }
+}
+
+/// Why a case did not pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CaseError {
+    /// The computed result differs from the expected one.
+    Mismatch(Mismatch),
+    /// The case could not be run (unreadable file, decode failure, unimplemented suite...).
+    Failed(String),
+}
+
+impl fmt::Display for CaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CaseError::Mismatch(m) => m.fmt(f),
+            CaseError::Failed(s) => f.write_str(s),
+        }
+    }
+}
+
+impl CaseError {
+    pub fn failed(msg: impl fmt::Display) -> Self {
+        CaseError::Failed(msg.to_string())
+    }
+    pub fn mismatch(
+        field: impl Into<String>,
+        expected: impl fmt::Debug,
+        got: impl fmt::Debug,
+    ) -> Self {
+        CaseError::Mismatch(Mismatch {
+            field: field.into(),
+            expected: format!("{expected:?}"),
+            got: format!("{got:?}"),
+        })
+    }
+}
+
+pub type CaseResult = Result<(), CaseError>;
+
+/// The outcome of one case: its name (file path, plus `#index` for array files).
+#[derive(Clone, Debug)]
+pub struct CaseOutcome {
+    pub name: String,
+    pub result: CaseResult,
+}
+
+impl CaseOutcome {
+    pub fn of_file(path: &Path, result: CaseResult) -> Self {
+        CaseOutcome { name: path.display().to_string(), result }
+    }
+}

@@ -1,0 +1,1 @@
+//! JAM networking: JAMNP-S over QUIC.
