@@ -75,3 +75,9 @@ impl CaseOutcome {
         CaseOutcome { name: path.display().to_string(), result }
     }
 }
+pub mod stf;
+pub mod trie;
+pub mod erasure;
+pub mod shuffle;
+pub mod codec;
+pub mod pvm;

@@ -1,1 +1,37 @@
-fn main() {}
+//! `jam`: the JAM node command line.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod cmd;
+
+#[derive(Parser)]
+#[command(name = "jam", version, about = "A JAM node (Gray Paper v0.7.2)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run conformance test vectors (codec, erasure, shuffle, trie, stf, traces, PVM programs).
+    Vectors(cmd::vectors::Args),
+    /// PVM tools.
+    #[command(subcommand)]
+    Pvm(cmd::pvm::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Vectors(args) => cmd::vectors::run(args),
+        Command::Pvm(c) => cmd::pvm::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Codec vectors (GP v0.7.2 Appendix C): `codec/{tiny,full}/<name>.bin` decoded with the
+//! parameters named by the path, compared as JSON with `<name>.json`, then re-encoded byte for byte.
+
+use crate::{diff, CaseError, CaseOutcome, CaseResult};
+use jam_state::codec::{decode_exact, Decode, Encode};
+use jam_state::params::Params;
+use jam_state::types::*;
+use serde::Serialize;
+use std::path::Path;
+
+/// Runs one codec vector (`.bin`, or its `.json` twin): one outcome.
+pub fn run_file(path: &Path) -> Vec<CaseOutcome> {
+    let bin = path.with_extension("bin");
+    vec![CaseOutcome::of_file(&bin, run_case(&bin))]
+}
+
+/// The type a vector's file stem names (`header_0` → `Header`), dispatched to `check::<T>`.
+fn run_case(bin: &Path) -> CaseResult {
+    let params = Params::from_vector_path(bin)
+        .ok_or_else(|| CaseError::failed("path names neither a tiny nor a full configuration"))?;
+    let stem = bin
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .ok_or_else(|| CaseError::failed("bad file name"))?;
+    // Strip a trailing `_<digits>` case index.
+    let kind = match stem.rsplit_once('_') {
+        Some((head, tail)) if !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) => head,
+        _ => stem,
+    };
+    match kind {
+        "block" => check::<Block>(bin, &params),
+        "header" => check::<Header>(bin, &params),
+        "extrinsic" => check::<Extrinsic>(bin, &params),
+        "tickets_extrinsic" => check::<TicketsExtrinsic>(bin, &params),
+        "preimages_extrinsic" => check::<PreimagesExtrinsic>(bin, &params),
+        "guarantees_extrinsic" => check::<GuaranteesExtrinsic>(bin, &params),
+        "assurances_extrinsic" => check::<AssurancesExtrinsic>(bin, &params),
+        "disputes_extrinsic" => check::<DisputesExtrinsic>(bin, &params),
+        "refine_context" => check::<RefineContext>(bin, &params),
+        "work_item" => check::<WorkItem>(bin, &params),
+        "work_package" => check::<WorkPackage>(bin, &params),
+        "work_result" => check::<WorkResult>(bin, &params),
+        "work_report" => check::<WorkReport>(bin, &params),
+        other => Err(CaseError::failed(format!(
+            "codec: no type for vector kind {other:?}"
+        ))),
+    }
+}
+
+fn check<T: Decode + Encode + Serialize>(bin: &Path, params: &Params) -> CaseResult {
+    let bytes = std::fs::read(bin)
+        .map_err(|e| CaseError::failed(format!("reading {}: {e}", bin.display())))?;
+    let json_path = bin.with_extension("json");
+    let text = std::fs::read_to_string(&json_path)
+        .map_err(|e| CaseError::failed(format!("reading {}: {e}", json_path.display())))?;
+    let expected: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| CaseError::failed(format!("parsing {}: {e}", json_path.display())))?;
+
+    let value: T =
+        decode_exact(&bytes, params).map_err(|e| CaseError::failed(format!("decode: {e}")))?;
+    let got =
+        serde_json::to_value(&value).map_err(|e| CaseError::failed(format!("to JSON: {e}")))?;
+    if let Some(m) = diff::first_diff(&expected, &got) {
+        return Err(CaseError::Mismatch(m));
+    }
+    let re = value.encode();
+    if re != bytes {
+        let at = re
+            .iter()
+            .zip(&bytes)
+            .position(|(a, b)| a != b)
+            .unwrap_or(re.len().min(bytes.len()));
+        return Err(CaseError::mismatch(
+            format!(
+                "<re-encoded bytes>[{at}] (lengths {} vs {})",
+                bytes.len(),
+                re.len()
+            ),
+            bytes.get(at),
+            re.get(at),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,118 @@
+//! STF vectors: validator statistics (`stf/statistics/{tiny,full}/*.bin`, schema `statistics.asn`;
+//! GP section 13).
+
+use crate::diff::first_diff;
+use crate::{CaseError, CaseOutcome, CaseResult};
+use jam_consensus::statistics::{self, BlockActivity};
+use jam_state::codec::{decode_exact, CodecError, Decode, Encode, Reader};
+use jam_state::jam_codec;
+use jam_state::params::Params;
+use jam_state::types::{Extrinsic, TimeSlot, ValidatorIndex, ValidatorsData, ValidatorsStatistics};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+jam_codec! {
+    /// The state components the statistics STF reads and writes.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct State {
+        pub vals_curr_stats: ValidatorsStatistics,
+        pub vals_last_stats: ValidatorsStatistics,
+        pub slot: TimeSlot,
+        pub curr_validators: ValidatorsData,
+    }
+}
+
+jam_codec! {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Input {
+        pub slot: TimeSlot,
+        pub author_index: ValidatorIndex,
+        pub extrinsic: Extrinsic,
+    }
+}
+
+/// One statistics case. The output is `NULL`: nothing in the binary form, `null` in JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestCase {
+    pub input: Input,
+    pub pre_state: State,
+    pub output: (),
+    pub post_state: State,
+}
+
+impl Encode for TestCase {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        self.input.encode_to(out);
+        self.pre_state.encode_to(out);
+        self.post_state.encode_to(out);
+    }
+}
+
+impl Decode for TestCase {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+        Ok(TestCase {
+            input: Input::decode(r).map_err(|e| e.at_field("input"))?,
+            pre_state: State::decode(r).map_err(|e| e.at_field("pre_state"))?,
+            output: (),
+            post_state: State::decode(r).map_err(|e| e.at_field("post_state"))?,
+        })
+    }
+}
+
+/// Runs one `.bin` case file.
+pub fn run_file(path: &Path) -> Vec<CaseOutcome> {
+    vec![CaseOutcome::of_file(path, run_case(path))]
+}
+
+fn run_case(path: &Path) -> CaseResult {
+    let params = Params::from_vector_path(path)
+        .ok_or_else(|| CaseError::failed("no `tiny` or `full` in the vector path"))?;
+    let bytes = std::fs::read(path).map_err(|e| CaseError::failed(format!("read: {e}")))?;
+    let case: TestCase =
+        decode_exact(&bytes, &params).map_err(|e| CaseError::failed(format!("decode: {e}")))?;
+    let pre = &case.pre_state;
+    let reporters = statistics::reporters_from_guarantees(
+        &case.input.extrinsic.guarantees,
+        &pre.curr_validators,
+    );
+    let block = BlockActivity {
+        slot: case.input.slot,
+        author_index: case.input.author_index,
+        extrinsic: &case.input.extrinsic,
+        reporters: &reporters,
+    };
+    let (curr, last) = statistics::update_validator_stats(
+        &params,
+        pre.slot,
+        &pre.vals_curr_stats,
+        &pre.vals_last_stats,
+        &block,
+        &pre.curr_validators,
+    );
+    // The vectors' τ and κ' are context only: this STF leaves them as they were.
+    let got = State {
+        vals_curr_stats: curr,
+        vals_last_stats: last,
+        ..pre.clone()
+    };
+    compare("post_state", &case.post_state, &got)
+}
+
+fn compare<T: Serialize + PartialEq>(prefix: &str, expected: &T, got: &T) -> CaseResult {
+    if expected == got {
+        return Ok(());
+    }
+    let e = serde_json::to_value(expected).map_err(CaseError::failed)?;
+    let g = serde_json::to_value(got).map_err(CaseError::failed)?;
+    let mut m = first_diff(&e, &g).unwrap_or_else(|| crate::Mismatch {
+        field: String::new(),
+        expected: "equal JSON".into(),
+        got: "unequal values".into(),
+    });
+    m.field = if m.field == "<root>" || m.field.is_empty() {
+        prefix.to_string()
+    } else {
+        format!("{prefix}.{}", m.field)
+    };
+    Err(CaseError::Mismatch(m))
+}

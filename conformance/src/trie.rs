@@ -1,0 +1,82 @@
+//! Trie vectors (`trie/trie.json`): state Merklization roots (GP Appendix D).
+//!
+//! Each entry maps hex keys (32 octets in the vectors; the trie uses the first 31, as the
+//! GP's 31-octet state keys) to hex values, and gives the expected root.
+
+use crate::{CaseError, CaseOutcome, CaseResult};
+use jam_state::merkle::{state_root, StateKey};
+use serde_json::Value;
+use std::path::Path;
+
+fn unhex(s: &str) -> Result<Vec<u8>, CaseError> {
+    let s = s.strip_prefix("0x").unwrap_or(s);
+    hex::decode(s).map_err(|e| CaseError::failed(format!("bad hex {s:?}: {e}")))
+}
+
+struct Hex(Vec<u8>);
+
+impl std::fmt::Debug for Hex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "0x{}", hex::encode(&self.0))
+    }
+}
+
+fn run_case(case: &Value) -> CaseResult {
+    let input = case
+        .get("input")
+        .and_then(Value::as_object)
+        .ok_or_else(|| CaseError::failed("missing object `input`"))?;
+    let expected = case
+        .get("output")
+        .and_then(Value::as_str)
+        .ok_or_else(|| CaseError::failed("missing string `output`"))?;
+    let expected = unhex(expected)?;
+    let mut kvs: Vec<(StateKey, Vec<u8>)> = Vec::with_capacity(input.len());
+    for (k, v) in input {
+        let key = unhex(k)?;
+        let key: StateKey = key
+            .get(..31)
+            .and_then(|k| k.try_into().ok())
+            .ok_or_else(|| CaseError::failed(format!("key {k} shorter than 31 octets")))?;
+        let value = v
+            .as_str()
+            .ok_or_else(|| CaseError::failed(format!("value of {k} is not a string")))?;
+        kvs.push((key, unhex(value)?));
+    }
+    let got = state_root(&kvs);
+    if got.as_slice() != expected.as_slice() {
+        return Err(CaseError::mismatch(
+            "output",
+            Hex(expected),
+            Hex(got.to_vec()),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs every entry of a `trie.json` file: one outcome per entry, named `path#index`.
+pub fn run_file(path: &Path) -> Vec<CaseOutcome> {
+    let cases = match std::fs::read(path)
+        .map_err(|e| CaseError::failed(format!("read {}: {e}", path.display())))
+        .and_then(|b| {
+            serde_json::from_slice::<Value>(&b)
+                .map_err(|e| CaseError::failed(format!("parse {}: {e}", path.display())))
+        }) {
+        Ok(Value::Array(cases)) => cases,
+        Ok(_) => {
+            return vec![CaseOutcome::of_file(
+                path,
+                Err(CaseError::failed("expected a JSON array")),
+            )]
+        }
+        Err(e) => return vec![CaseOutcome::of_file(path, Err(e))],
+    };
+    cases
+        .iter()
+        .enumerate()
+        .map(|(i, case)| CaseOutcome {
+            name: format!("{}#{i}", path.display()),
+            result: run_case(case),
+        })
+        .collect()
+}

@@ -1,0 +1,3 @@
+//! Helpers shared by the STF integration tests.
+
+pub mod traces;

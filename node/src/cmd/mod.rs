@@ -1,0 +1,7 @@
+//! Subcommands of the `jam` binary.
+
+pub mod pvm;
+pub mod vectors;
+
+/// A command's failure, shown to the user as `error: ...`.
+pub type CmdResult = Result<std::process::ExitCode, Box<dyn std::error::Error>>;

@@ -1,0 +1,201 @@
+//! Unit tests of the PVM as a whole (GP v0.7.2 Appendix A), plus the benchmark kernels.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::*;
+
+/// Builds a code blob from instruction byte groups (each group = one instruction).
+fn blob(instrs: &[&[u8]], jump_table: &[u32]) -> Vec<u8> {
+    let mut code = Vec::new();
+    let mut bits = Vec::new();
+    for ins in instrs {
+        for (i, &b) in ins.iter().enumerate() {
+            code.push(b);
+            bits.push(i == 0);
+        }
+    }
+    let mut mask = vec![0u8; bits.len().div_ceil(8)];
+    for (i, &b) in bits.iter().enumerate() {
+        if b {
+            mask[i / 8] |= 1 << (i % 8);
+        }
+    }
+    assert!(code.len() < 128 && jump_table.len() < 128);
+    let mut out = vec![jump_table.len() as u8, 4, code.len() as u8];
+    for &j in jump_table {
+        out.extend_from_slice(&j.to_le_bytes());
+    }
+    out.extend_from_slice(&code);
+    out.extend_from_slice(&mask);
+    out
+}
+
+fn run(instrs: &[&[u8]], jt: &[u32], regs: [u64; 13], gas: i64) -> Instance {
+    let p = Program::from_code_blob(&blob(instrs, jt)).unwrap();
+    let mut inst = Instance::new(Arc::new(p), Memory::new(), regs, 0, gas);
+    let _ = inst.run();
+    inst
+}
+
+#[test]
+fn add_then_implicit_trap() {
+    let mut regs = [0u64; 13];
+    regs[7] = 1;
+    regs[8] = 2;
+    let p = Program::from_code_blob(&blob(&[&[200, 0x87, 9]], &[])).unwrap();
+    let mut inst = Instance::new(Arc::new(p), Memory::new(), regs, 0, 100);
+    assert_eq!(inst.run(), Exit::Panic);
+    assert_eq!(inst.regs[9], 3);
+    assert_eq!(inst.pc, 3);
+    assert_eq!(inst.gas, 98);
+}
+
+#[test]
+fn out_of_gas_is_per_instruction() {
+    // 4 × add_imm_64 r7 += 1, then trap: one gas block of 5.
+    let add: &[u8] = &[149, 0x77, 1];
+    for gas in 0..5 {
+        let p = Program::from_code_blob(&blob(&[add, add, add, add], &[])).unwrap();
+        let mut inst = Instance::new(Arc::new(p), Memory::new(), [0; 13], 0, gas);
+        assert_eq!(inst.run(), Exit::OutOfGas, "gas {gas}");
+        assert_eq!(inst.regs[7], (gas as u64).min(4));
+        assert_eq!(inst.pc, 3 * gas as u32);
+        assert_eq!(inst.gas, -1);
+    }
+    let inst = run(&[add, add, add, add], &[], [0; 13], 5);
+    assert_eq!((inst.regs[7], inst.gas, inst.pc), (4, 0, 12));
+}
+
+#[test]
+fn host_call_resumes_after_ecalli() {
+    // ecalli 7; add_imm_64 r7 += 1; jump_ind r0 (halt)
+    let prog: &[&[u8]] = &[&[10, 7], &[149, 0x77, 1], &[50, 0x00]];
+    let p = Program::from_code_blob(&blob(prog, &[])).unwrap();
+    let mut regs = [0u64; 13];
+    regs[0] = 0xffff_0000;
+    let mut inst = Instance::new(Arc::new(p), Memory::new(), regs, 0, 100);
+    assert_eq!(inst.run(), Exit::HostCall(7));
+    assert_eq!((inst.pc, inst.gas), (0, 99));
+    assert_eq!(inst.resume_pc(), Some(2));
+    assert_eq!(inst.run(), Exit::Halt);
+    assert_eq!((inst.regs[7], inst.pc, inst.gas), (1, 5, 97));
+
+    struct H(u32);
+    impl HostCalls for H {
+        fn host_call(&mut self, index: u32, ctx: &mut HostContext<'_>) -> HostResult {
+            self.0 += index;
+            ctx.set_reg(7, 41);
+            if ctx.charge(10) {
+                HostResult::Continue
+            } else {
+                HostResult::OutOfGas
+            }
+        }
+    }
+    let p = Program::from_code_blob(&blob(prog, &[])).unwrap();
+    let mut inst = Instance::new(Arc::new(p), Memory::new(), regs, 0, 100);
+    let mut h = H(0);
+    assert_eq!(inst.run_with_host(&mut h), Exit::Halt);
+    assert_eq!((inst.regs[7], h.0, inst.gas), (42, 7, 87));
+}
+
+#[test]
+fn branches_to_non_block_start_panic() {
+    // jump +1 (into the middle of itself: not a block start)
+    let inst = run(&[&[40, 1]], &[], [0; 13], 10);
+    assert_eq!(inst.pc, 0);
+    // djump to an unaligned / out-of-range address panics at the jump
+    let mut regs = [0u64; 13];
+    regs[3] = 3;
+    let p = Program::from_code_blob(&blob(&[&[50, 0x03]], &[0])).unwrap();
+    let mut inst = Instance::new(Arc::new(p), Memory::new(), regs, 0, 10);
+    assert_eq!(inst.run(), Exit::Panic);
+    assert_eq!(inst.pc, 0);
+}
+
+#[test]
+fn trace_reports_register_writes() {
+    let p = Program::from_code_blob(&blob(&[&[51, 0x07, 5], &[149, 0x77, 1]], &[])).unwrap();
+    let mut inst = Instance::new(Arc::new(p), Memory::new(), [0; 13], 0, 100);
+    let mut steps = Vec::new();
+    assert_eq!(inst.run_traced(&mut |s| steps.push(s)), Exit::Panic);
+    assert_eq!(steps.len(), 3);
+    assert_eq!(steps[0].instruction.opcode, Opcode::load_imm);
+    assert_eq!(steps[0].regs_written, vec![(7, 5)]);
+    assert_eq!(steps[1].regs_written, vec![(7, 6)]);
+    assert_eq!(steps[2].instruction.opcode, Opcode::trap);
+}
+
+#[test]
+fn invoke_returns_output() {
+    // Ψ_M of a program that halts immediately: output = args (ω7, ω8 untouched).
+    let code = blob(&[&[50, 0x00]], &[]);
+    let mut p = vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0];
+    p.extend_from_slice(&(code.len() as u32).to_le_bytes());
+    p.extend_from_slice(&code);
+    let r = invoke(&p, 0, 1000, b"hello", &mut NoHostCalls);
+    assert_eq!(r, Invocation { gas_used: 1, result: Ok(b"hello".to_vec()) });
+    let r = invoke(&p[1..], 0, 1000, b"hello", &mut NoHostCalls);
+    assert_eq!(r.result, Err(InvocationFailure::Panic));
+}
+
+#[test]
+fn hostile_inputs_do_not_crash() {
+    // Every single-byte opcode with random-ish operands, at several gas levels.
+    for op in 0..=255u8 {
+        for tail in [[0u8; 6], [0xff; 6], [0x12, 0x80, 0, 0, 0, 0x80]] {
+            let mut ins = vec![op];
+            ins.extend_from_slice(&tail);
+            let p = Arc::new(Program::from_code_blob(&blob(&[&ins], &[2, 0, 7])).unwrap());
+            for gas in [0, 1, 3] {
+                let mut mem = Memory::new();
+                mem.map(0x10000, 0x1000, Access::ReadWrite);
+                let mut inst = Instance::new(p.clone(), mem, [0xffff_fff0_0001_0000; 13], 0, gas);
+                let _ = inst.run();
+            }
+        }
+    }
+}
+
+fn bench_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/pvm-bench")
+}
+
+/// Runs one benchmark kernel as the bench harness does; returns (a0, gas used, seconds).
+pub(crate) fn run_kernel(name: &str, stack: u32) -> Option<(u64, i64, f64)> {
+    let code = std::fs::read(bench_dir().join(format!("{name}.code.bin"))).ok()?;
+    let p = Arc::new(Program::from_code_blob(&code).unwrap());
+    let sp: u32 = 0xfefe_0000;
+    let mut mem = Memory::new();
+    mem.map(sp - stack, stack, Access::ReadWrite);
+    let mut regs = [0u64; 13];
+    regs[0] = 0xffff_0000;
+    regs[1] = sp as u64;
+    let gas = 10_000_000_000i64;
+    let mut inst = Instance::new(p, mem, regs, 0, gas);
+    let t = std::time::Instant::now();
+    let exit = inst.run();
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(exit, Exit::Halt, "{name}");
+    Some((inst.regs[7], gas - inst.gas, secs))
+}
+
+const KERNELS: &[(&str, u32)] = &[("alu", 4096), ("sieve", 1052672), ("hash", 69632), ("fib", 65536)];
+
+/// Time the four kernels (informational): `cargo test -p jam-pvm --release -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bench_kernels() {
+    for &(name, stack) in KERNELS {
+        let mut best = f64::MAX;
+        let mut result = None;
+        for _ in 0..5 {
+            let Some((a0, used, secs)) = run_kernel(name, stack) else { return };
+            best = best.min(secs);
+            result = Some((a0, used));
+        }
+        let (a0, used) = result.unwrap();
+        println!("{name:6} a0={a0:<22} instructions={used:<11} best={:8.2} ms  {:7.1} M instr/s", best * 1e3, used as f64 / best / 1e6);
+    }
+}

@@ -1,0 +1,473 @@
+//! Erasure coding (GP v0.7.2 Appendix H): systematic Reed-Solomon in GF(2^16), via `reed-solomon-simd`.
+//!
+//! A blob is zero-padded to a whole number `k` of pieces of `W_E = 2 · data_shards` octets
+//! (684 for the full chain: 342 two-octet words). GP H.6 reads it as `data_shards`
+//! consecutive slices of `2k` octets (`split_{2k}`), each being `k` little-endian words;
+//! word `p` of every slice forms the `p`-th message of `data_shards` words, which is encoded
+//! to `total_shards` words; shard `i` is the concatenation of word `i` of the `k` codewords.
+//! The code is systematic: shard `i < data_shards` is exactly the `i`-th slice of the blob.
+//! Any `data_shards` distinct shards recover the blob (GP H.7).
+//!
+//! `reed-solomon-simd` stores each shard as 64-octet blocks of 32 words, low octets first,
+//! then high octets (a shorter tail block likewise); the conversions below map between that
+//! layout and the GP's little-endian word sequence.
+
+use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
+use std::cell::Cell;
+use thiserror::Error;
+
+/// Errors of erasure coding and recovery.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum ErasureError {
+    /// The shard counts are not usable (no data shard, no recovery shard, too many).
+    #[error("invalid erasure parameters: {data_shards} data shards of {total_shards}")]
+    InvalidParams {
+        data_shards: usize,
+        total_shards: usize,
+    },
+    /// The piece size `W_E` must be a positive even number.
+    #[error("invalid erasure piece size {0}: must be positive and even")]
+    InvalidPieceSize(usize),
+    /// Fewer distinct shards than data shards were given.
+    #[error("not enough shards to reconstruct: need {needed}, got {got}")]
+    NotEnoughShards { needed: usize, got: usize },
+    /// A shard index is not below the total shard count.
+    #[error("shard index {index} out of range (total {total})")]
+    ShardIndexOutOfRange { index: usize, total: usize },
+    /// The same shard index was given twice.
+    #[error("duplicate shard index {index}")]
+    DuplicateShard { index: usize },
+    /// Shards given together must have one common, even size.
+    #[error("shard {index} has size {got}, expected {expected}")]
+    InconsistentShardSize {
+        index: usize,
+        expected: usize,
+        got: usize,
+    },
+    /// Shard sizes are whole numbers of two-octet words.
+    #[error("shard size {0} is odd")]
+    OddShardSize(usize),
+    /// The requested length exceeds what the shards hold.
+    #[error("requested data length {len} exceeds the {capacity} octets the shards hold")]
+    DataLengthTooLarge { len: usize, capacity: usize },
+    /// The Reed-Solomon backend refused the input.
+    #[error("reed-solomon backend: {0}")]
+    Backend(String),
+}
+
+impl From<reed_solomon_simd::Error> for ErasureError {
+    fn from(e: reed_solomon_simd::Error) -> Self {
+        ErasureError::Backend(e.to_string())
+    }
+}
+
+/// The shape of the code: `data_shards` message words per codeword of `total_shards`
+/// words, one shard per validator. Passed by value; no chain constants in the logic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ErasureParams {
+    data_shards: usize,
+    total_shards: usize,
+}
+
+impl ErasureParams {
+    /// The full chain: 1023 validators, rate 342:1023, `W_E` = 684.
+    pub const FULL: ErasureParams = ErasureParams {
+        data_shards: 342,
+        total_shards: 1023,
+    };
+    /// The `tiny` test chain: 6 validators, rate 2:6, `W_E` = 4.
+    pub const TINY: ErasureParams = ErasureParams {
+        data_shards: 2,
+        total_shards: 6,
+    };
+
+    /// A code with one shard per validator, any `data_shards` of which recover the data.
+    pub fn new(validators: usize, data_shards: usize) -> Result<Self, ErasureError> {
+        let bad = ErasureError::InvalidParams {
+            data_shards,
+            total_shards: validators,
+        };
+        if data_shards == 0 || validators <= data_shards {
+            return Err(bad);
+        }
+        if !ReedSolomonEncoder::supports(data_shards, validators - data_shards) {
+            return Err(bad);
+        }
+        Ok(ErasureParams {
+            data_shards,
+            total_shards: validators,
+        })
+    }
+
+    /// A code from the chain-spec parameters: validator count and piece size `W_E`
+    /// (octets per piece, two per data shard).
+    pub fn from_piece_size(validators: usize, piece_size: usize) -> Result<Self, ErasureError> {
+        if piece_size == 0 || !piece_size.is_multiple_of(2) {
+            return Err(ErasureError::InvalidPieceSize(piece_size));
+        }
+        Self::new(validators, piece_size / 2)
+    }
+
+    /// The code of a chain: one shard per validator (`V`), piece size `W_E`.
+    pub fn from_chain(params: &crate::params::Params) -> Result<Self, ErasureError> {
+        Self::from_piece_size(
+            usize::from(params.validator_count),
+            params.ec_piece_size as usize,
+        )
+    }
+
+    /// Number of shards needed to reconstruct (342 for the full chain).
+    pub fn data_shards(&self) -> usize {
+        self.data_shards
+    }
+
+    /// Number of shards produced, one per validator (1023 for the full chain).
+    pub fn total_shards(&self) -> usize {
+        self.total_shards
+    }
+
+    /// Number of non-systematic shards.
+    pub fn recovery_shards(&self) -> usize {
+        self.total_shards - self.data_shards
+    }
+
+    /// The piece size `W_E` = 2 · data shards (684 for the full chain).
+    pub fn piece_size(&self) -> usize {
+        2 * self.data_shards
+    }
+
+    /// The size of each shard for a blob of `data_len` octets: two octets per piece.
+    pub fn shard_size(&self, data_len: usize) -> usize {
+        2 * data_len.div_ceil(self.piece_size())
+    }
+}
+
+thread_local! {
+    static ENCODER: Cell<Option<ReedSolomonEncoder>> = const { Cell::new(None) };
+    static DECODER: Cell<Option<ReedSolomonDecoder>> = const { Cell::new(None) };
+}
+
+/// GP little-endian words → `reed-solomon-simd` block layout. `src.len() == dst.len()`, even.
+fn words_to_simd(src: &[u8], dst: &mut [u8]) {
+    debug_assert_eq!(src.len(), dst.len());
+    for (s, d) in src.chunks(64).zip(dst.chunks_mut(64)) {
+        let w = s.len() / 2;
+        let (lo, hi) = d.split_at_mut(w);
+        for (j, pair) in s.chunks_exact(2).enumerate() {
+            lo[j] = pair[0];
+            hi[j] = pair[1];
+        }
+    }
+}
+
+/// `reed-solomon-simd` block layout → GP little-endian words. `src.len() == dst.len()`, even.
+fn simd_to_words(src: &[u8], dst: &mut [u8]) {
+    debug_assert_eq!(src.len(), dst.len());
+    for (s, d) in src.chunks(64).zip(dst.chunks_mut(64)) {
+        let w = s.len() / 2;
+        let (lo, hi) = s.split_at(w);
+        for (j, pair) in d.chunks_exact_mut(2).enumerate() {
+            pair[0] = lo[j];
+            pair[1] = hi[j];
+        }
+    }
+}
+
+/// The erasure-code chunking function `C_k` (GP H.6): pads `data` with zeroes to a whole
+/// number of pieces and returns `total_shards` shards of `params.shard_size(data.len())`
+/// octets each. Empty data gives empty shards.
+pub fn encode(params: &ErasureParams, data: &[u8]) -> Result<Vec<Vec<u8>>, ErasureError> {
+    let n = params.total_shards;
+    let kd = params.data_shards;
+    let shard_bytes = params.shard_size(data.len());
+    if shard_bytes == 0 {
+        return Ok(vec![Vec::new(); n]);
+    }
+    let mut shards: Vec<Vec<u8>> = Vec::with_capacity(n);
+    // Systematic part: consecutive slices of the zero-padded blob.
+    for i in 0..kd {
+        let start = (i * shard_bytes).min(data.len());
+        let end = ((i + 1) * shard_bytes).min(data.len());
+        let mut s = Vec::with_capacity(shard_bytes);
+        s.extend_from_slice(&data[start..end]);
+        s.resize(shard_bytes, 0);
+        shards.push(s);
+    }
+    ENCODER.with(|cell| -> Result<(), ErasureError> {
+        // Reuse this thread's encoder (and its working memory) when there is one.
+        let mut enc = match cell.take() {
+            Some(mut enc) => {
+                enc.reset(kd, n - kd, shard_bytes)?;
+                enc
+            }
+            None => ReedSolomonEncoder::new(kd, n - kd, shard_bytes)?,
+        };
+        {
+            let mut buf = vec![0u8; shard_bytes];
+            for s in &shards {
+                words_to_simd(s, &mut buf);
+                enc.add_original_shard(&buf)?;
+            }
+            let result = enc.encode()?;
+            for r in result.recovery_iter() {
+                let mut out = vec![0u8; shard_bytes];
+                simd_to_words(r, &mut out);
+                shards.push(out);
+            }
+        }
+        cell.replace(Some(enc));
+        Ok(())
+    })?;
+    Ok(shards)
+}
+
+/// The recovery function `R_k` (GP H.7): rebuilds the zero-padded blob (`data_shards ·
+/// shard size` octets) from any `data_shards` distinct `(index, shard)` pairs. Extra shards
+/// are allowed. Errors on too few shards, bad indices, duplicates or differing sizes.
+pub fn reconstruct_padded<I, S>(params: &ErasureParams, shards: I) -> Result<Vec<u8>, ErasureError>
+where
+    I: IntoIterator<Item = (usize, S)>,
+    S: AsRef<[u8]>,
+{
+    let n = params.total_shards;
+    let kd = params.data_shards;
+    let mut slots: Vec<Option<S>> = (0..n).map(|_| None).collect();
+    let mut shard_bytes: Option<usize> = None;
+    let mut count = 0usize;
+    for (index, shard) in shards {
+        if index >= n {
+            return Err(ErasureError::ShardIndexOutOfRange { index, total: n });
+        }
+        let len = shard.as_ref().len();
+        match shard_bytes {
+            None => {
+                if !len.is_multiple_of(2) {
+                    return Err(ErasureError::OddShardSize(len));
+                }
+                shard_bytes = Some(len);
+            }
+            Some(expected) if expected != len => {
+                return Err(ErasureError::InconsistentShardSize {
+                    index,
+                    expected,
+                    got: len,
+                });
+            }
+            Some(_) => {}
+        }
+        if slots[index].is_some() {
+            return Err(ErasureError::DuplicateShard { index });
+        }
+        slots[index] = Some(shard);
+        count += 1;
+    }
+    if count < kd {
+        return Err(ErasureError::NotEnoughShards {
+            needed: kd,
+            got: count,
+        });
+    }
+    let shard_bytes = shard_bytes.unwrap_or(0);
+    let mut out = vec![0u8; kd * shard_bytes];
+    if shard_bytes == 0 {
+        return Ok(out);
+    }
+    // Present systematic shards are copied; if all are present that is the whole answer.
+    let mut missing = false;
+    for (i, slot) in slots[..kd].iter().enumerate() {
+        match slot {
+            Some(s) => out[i * shard_bytes..(i + 1) * shard_bytes].copy_from_slice(s.as_ref()),
+            None => missing = true,
+        }
+    }
+    if !missing {
+        return Ok(out);
+    }
+    DECODER.with(|cell| -> Result<(), ErasureError> {
+        let mut dec = match cell.take() {
+            Some(mut dec) => {
+                dec.reset(kd, n - kd, shard_bytes)?;
+                dec
+            }
+            None => ReedSolomonDecoder::new(kd, n - kd, shard_bytes)?,
+        };
+        let mut buf = vec![0u8; shard_bytes];
+        // Exactly `kd` shards suffice; systematic ones first.
+        let mut given = 0;
+        for (i, s) in slots.iter().enumerate() {
+            if given == kd {
+                break;
+            }
+            let Some(s) = s else { continue };
+            words_to_simd(s.as_ref(), &mut buf);
+            if i < kd {
+                dec.add_original_shard(i, &buf)?;
+            } else {
+                dec.add_recovery_shard(i - kd, &buf)?;
+            }
+            given += 1;
+        }
+        {
+            let result = dec.decode()?;
+            for (i, restored) in result.restored_original_iter() {
+                simd_to_words(restored, &mut out[i * shard_bytes..(i + 1) * shard_bytes]);
+            }
+        }
+        cell.replace(Some(dec));
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// [`reconstruct_padded`], truncated to the original length `len`.
+pub fn reconstruct<I, S>(
+    params: &ErasureParams,
+    shards: I,
+    len: usize,
+) -> Result<Vec<u8>, ErasureError>
+where
+    I: IntoIterator<Item = (usize, S)>,
+    S: AsRef<[u8]>,
+{
+    let mut out = reconstruct_padded(params, shards)?;
+    if len > out.len() {
+        return Err(ErasureError::DataLengthTooLarge {
+            len,
+            capacity: out.len(),
+        });
+    }
+    out.truncate(len);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i.wrapping_mul(131) ^ (i >> 3)) as u8)
+            .collect()
+    }
+
+    #[test]
+    fn params() {
+        assert_eq!(ErasureParams::new(1023, 342), Ok(ErasureParams::FULL));
+        assert_eq!(
+            ErasureParams::from_piece_size(6, 4),
+            Ok(ErasureParams::TINY)
+        );
+        let tiny = crate::params::Params::tiny();
+        assert_eq!(ErasureParams::from_chain(&tiny), Ok(ErasureParams::TINY));
+        let full = crate::params::Params::full();
+        assert_eq!(ErasureParams::from_chain(&full), Ok(ErasureParams::FULL));
+        assert_eq!(ErasureParams::FULL.piece_size(), 684);
+        assert_eq!(ErasureParams::FULL.shard_size(4104), 12);
+        assert_eq!(ErasureParams::TINY.shard_size(3), 2);
+        assert!(ErasureParams::new(6, 0).is_err());
+        assert!(ErasureParams::new(6, 6).is_err());
+        assert!(ErasureParams::new(70_000, 10).is_err());
+        assert_eq!(
+            ErasureParams::from_piece_size(6, 3),
+            Err(ErasureError::InvalidPieceSize(3))
+        );
+    }
+
+    #[test]
+    fn layout_roundtrip() {
+        for len in [2usize, 30, 64, 66, 130, 200] {
+            let src = sample(len);
+            let mut a = vec![0u8; len];
+            let mut b = vec![0u8; len];
+            words_to_simd(&src, &mut a);
+            simd_to_words(&a, &mut b);
+            assert_eq!(b, src);
+        }
+    }
+
+    #[test]
+    fn roundtrip_any_subset() {
+        for params in [ErasureParams::TINY, ErasureParams::FULL] {
+            for len in [1usize, 3, 100, 684, 4104, 5000] {
+                let data = sample(len);
+                let shards = encode(&params, &data).unwrap();
+                assert_eq!(shards.len(), params.total_shards());
+                let kd = params.data_shards();
+                let last = shards.iter().enumerate().skip(params.total_shards() - kd);
+                assert_eq!(reconstruct(&params, last, len).unwrap(), data);
+                let odd = shards
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| i % 3 != 0)
+                    .take(kd);
+                assert_eq!(reconstruct(&params, odd, len).unwrap(), data);
+                let first = shards.iter().enumerate().take(kd);
+                let padded = reconstruct_padded(&params, first).unwrap();
+                assert_eq!(&padded[..len], &data[..]);
+                assert!(padded[len..].iter().all(|&b| b == 0));
+            }
+        }
+    }
+
+    #[test]
+    fn too_few_shards() {
+        let p = ErasureParams::TINY;
+        let shards = encode(&p, b"hello").unwrap();
+        let one = shards.iter().enumerate().skip(3).take(1);
+        assert_eq!(
+            reconstruct(&p, one, 5),
+            Err(ErasureError::NotEnoughShards { needed: 2, got: 1 })
+        );
+        let none: Vec<(usize, Vec<u8>)> = Vec::new();
+        assert_eq!(
+            reconstruct_padded(&p, none),
+            Err(ErasureError::NotEnoughShards { needed: 2, got: 0 })
+        );
+    }
+
+    #[test]
+    fn bad_shards() {
+        let p = ErasureParams::TINY;
+        let s = encode(&p, b"hello world").unwrap();
+        assert_eq!(
+            reconstruct_padded(&p, [(6, &s[0]), (1, &s[1])]),
+            Err(ErasureError::ShardIndexOutOfRange { index: 6, total: 6 })
+        );
+        assert_eq!(
+            reconstruct_padded(&p, [(2, &s[2]), (2, &s[2])]),
+            Err(ErasureError::DuplicateShard { index: 2 })
+        );
+        let short = s[3][..2].to_vec();
+        assert_eq!(
+            reconstruct_padded(&p, [(2, s[2].clone()), (3, short)]),
+            Err(ErasureError::InconsistentShardSize {
+                index: 3,
+                expected: s[2].len(),
+                got: 2
+            })
+        );
+        assert_eq!(
+            reconstruct_padded(&p, [(2, vec![1u8; 3]), (3, vec![1u8; 3])]),
+            Err(ErasureError::OddShardSize(3))
+        );
+        assert_eq!(
+            reconstruct(&p, s.iter().enumerate(), 1000),
+            Err(ErasureError::DataLengthTooLarge {
+                len: 1000,
+                capacity: 12
+            })
+        );
+    }
+
+    #[test]
+    fn empty_data() {
+        let p = ErasureParams::FULL;
+        let s = encode(&p, &[]).unwrap();
+        assert_eq!(s.len(), 1023);
+        assert!(s.iter().all(|x| x.is_empty()));
+        assert_eq!(
+            reconstruct(&p, s.iter().enumerate().skip(500), 0),
+            Ok(Vec::new())
+        );
+    }
+}
