@@ -1,10 +1,12 @@
 //! Codec vectors (GP v0.7.2 Appendix C): `codec/{tiny,full}/<name>.bin` decoded with the
-//! parameters named by the path, compared as JSON with `<name>.json`, then re-encoded byte for byte.
+//! parameters named by the path, compared as JSON with `<name>.json` (first difference by field
+//! path), parsed back from that JSON, then re-encoded byte for byte.
 
 use crate::{diff, CaseError, CaseOutcome, CaseResult};
 use jam_state::codec::{decode_exact, Decode, Encode};
 use jam_state::params::Params;
 use jam_state::types::*;
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::Path;
 
@@ -47,7 +49,10 @@ fn run_case(bin: &Path) -> CaseResult {
     }
 }
 
-fn check<T: Decode + Encode + Serialize>(bin: &Path, params: &Params) -> CaseResult {
+fn check<T>(bin: &Path, params: &Params) -> CaseResult
+where
+    T: Decode + Encode + Serialize + DeserializeOwned + PartialEq,
+{
     let bytes = std::fs::read(bin)
         .map_err(|e| CaseError::failed(format!("reading {}: {e}", bin.display())))?;
     let json_path = bin.with_extension("json");
@@ -62,6 +67,14 @@ fn check<T: Decode + Encode + Serialize>(bin: &Path, params: &Params) -> CaseRes
         serde_json::to_value(&value).map_err(|e| CaseError::failed(format!("to JSON: {e}")))?;
     if let Some(m) = diff::first_diff(&expected, &got) {
         return Err(CaseError::Mismatch(m));
+    }
+    // The JSON form must also parse back into the same value.
+    let parsed: T = serde_json::from_value(expected)
+        .map_err(|e| CaseError::failed(format!("from JSON: {e}")))?;
+    if parsed != value {
+        return Err(CaseError::failed(
+            "value parsed from the JSON differs from the decoded value",
+        ));
     }
     let re = value.encode();
     if re != bytes {
@@ -81,4 +94,44 @@ fn check<T: Decode + Encode + Serialize>(bin: &Path, params: &Params) -> CaseRes
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vectors::jam_vectors_dir;
+
+    /// A copy of a vector with a changed JSON field or an extra byte must fail, naming the field.
+    #[test]
+    fn detects_differences() {
+        let src = jam_vectors_dir().join("codec/tiny/work_result_0");
+        let dir = std::env::temp_dir()
+            .join(format!("jam-codec-neg-{}", std::process::id()))
+            .join("tiny");
+        std::fs::create_dir_all(&dir).unwrap();
+        let bin = std::fs::read(src.with_extension("bin")).unwrap();
+        let mut json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(src.with_extension("json")).unwrap())
+                .unwrap();
+        std::fs::write(dir.join("work_result_0.bin"), &bin).unwrap();
+        std::fs::write(dir.join("work_result_0.json"), json.to_string()).unwrap();
+        assert!(run_file(&dir.join("work_result_0.bin"))[0].result.is_ok());
+
+        let gas = json["accumulate_gas"].as_u64().unwrap();
+        json["accumulate_gas"] = (gas + 1).into();
+        std::fs::write(dir.join("work_result_0.json"), json.to_string()).unwrap();
+        match &run_file(&dir.join("work_result_0.bin"))[0].result {
+            Err(CaseError::Mismatch(m)) => assert_eq!(m.field, "accumulate_gas"),
+            other => panic!("expected a mismatch, got {other:?}"),
+        }
+
+        let mut longer = bin.clone();
+        longer.push(0);
+        std::fs::write(dir.join("work_result_0.bin"), &longer).unwrap();
+        match &run_file(&dir.join("work_result_0.bin"))[0].result {
+            Err(CaseError::Failed(msg)) => assert!(msg.contains("trailing"), "{msg}"),
+            other => panic!("expected a decode failure, got {other:?}"),
+        }
+        std::fs::remove_dir_all(dir.parent().unwrap()).ok();
+    }
 }

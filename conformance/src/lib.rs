@@ -9,6 +9,7 @@ use std::fmt;
 use std::path::Path;
 
 pub mod diff;
+pub mod runner;
 pub mod vectors;
 
 /// The first difference between the expected and the computed value of a case.

@@ -67,8 +67,14 @@ fn history_matches_block_import_traces() {
     let mut with_outputs = 0;
     for p in &files {
         let step = common::traces::load_step(p, &params);
-        let pre: RecentBlocks = step.pre_state.component(3, &params).expect("β in pre-state");
-        let post: RecentBlocks = step.post_state.component(3, &params).expect("β in post-state");
+        let pre: RecentBlocks = step
+            .pre_state
+            .component(3, &params)
+            .expect("β in pre-state");
+        let post: RecentBlocks = step
+            .post_state
+            .component(3, &params)
+            .expect("β in post-state");
         let theta: Vec<(u32, OpaqueHash)> = step
             .post_state
             .component::<Vec<ThetaEntry>>(16, &params)
@@ -83,9 +89,17 @@ fn history_matches_block_import_traces() {
             accumulate_root: h::accumulate_root(&theta),
             work_packages: h::reported_packages(&step.block.extrinsic.guarantees),
         };
-        assert_eq!(h::transition(&params, &pre, &input), post, "{}", p.display());
+        assert_eq!(
+            h::transition(&params, &pre, &input),
+            post,
+            "{}",
+            p.display()
+        );
     }
-    eprintln!("history: {} trace steps match ({with_outputs} with accumulation outputs)", files.len());
+    eprintln!(
+        "history: {} trace steps match ({with_outputs} with accumulation outputs)",
+        files.len()
+    );
 }
 
 jam_state::jam_codec! {

@@ -77,8 +77,14 @@ fn vrf_input(data: &[u8]) -> Option<bs::Input> {
 }
 
 /// Decodes a public key, requiring a point of the prime-order subgroup.
-pub fn decode_public(key: &BandersnatchPublic) -> Option<bs::Public> {
+fn decode_public(key: &BandersnatchPublic) -> Option<bs::Public> {
     bs::Public::deserialize_compressed(&key[..]).ok()
+}
+
+/// Whether `key` encodes a point of the prime-order subgroup (a usable public key; other keys
+/// take the padding point's place in a ring).
+pub fn is_valid_public(key: &BandersnatchPublic) -> bool {
+    decode_public(key).is_some()
 }
 
 /// Verifies an IETF VRF signature `V_public⟨vrf_input⟩⟨aux⟩` (block seal, entropy source).
@@ -260,6 +266,8 @@ mod tests {
         output.serialize_compressed(&mut sig[..32]).unwrap();
         proof.serialize_compressed(&mut sig[32..]).unwrap();
         let pk = encode_public(&sk);
+        assert!(is_valid_public(&pk));
+        assert!(!is_valid_public(&[0u8; 32]));
         let y = verify_ietf(&pk, b"ctx", b"msg", &sig).expect("valid");
         assert_eq!(Some(y), vrf_output(&sig));
         assert!(verify_ietf(&pk, b"ctx", b"other", &sig).is_none());

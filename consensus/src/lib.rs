@@ -13,3 +13,4 @@ pub mod preimages;
 pub mod history;
 pub mod statistics;
 pub mod authorizations;
+pub mod import;

@@ -51,7 +51,7 @@ pub trait PreimageState {
     fn has_preimage(&self, service: ServiceId, hash: &OpaqueHash) -> bool;
 
     /// `a_l[(hash, length)]` of service `service`: `None` when the service or the entry is absent.
-    fn lookup(&self, service: ServiceId, hash: &OpaqueHash, length: u32) -> Option<&[TimeSlot]>;
+    fn lookup(&self, service: ServiceId, hash: &OpaqueHash, length: u32) -> Option<Vec<TimeSlot>>;
 
     /// Sets `a_p[hash] = blob` and `a_l[(hash, |blob|)] = [slot]` for service `service`.
     fn provide(&mut self, service: ServiceId, hash: OpaqueHash, blob: &[u8], slot: TimeSlot);
@@ -173,8 +173,8 @@ mod tests {
         fn has_preimage(&self, s: ServiceId, h: &OpaqueHash) -> bool {
             self.blobs.contains_key(&(s, *h))
         }
-        fn lookup(&self, s: ServiceId, h: &OpaqueHash, l: u32) -> Option<&[TimeSlot]> {
-            self.lookups.get(&(s, *h, l)).map(|v| v.as_slice())
+        fn lookup(&self, s: ServiceId, h: &OpaqueHash, l: u32) -> Option<Vec<TimeSlot>> {
+            self.lookups.get(&(s, *h, l)).cloned()
         }
         fn provide(&mut self, s: ServiceId, h: OpaqueHash, blob: &[u8], slot: TimeSlot) {
             self.blobs.insert((s, h), blob.to_vec());
@@ -206,7 +206,7 @@ mod tests {
         assert!(post.has_preimage(1, &OpaqueHash(blake2b_256(b"abc"))));
         assert_eq!(
             post.lookup(2, &OpaqueHash(blake2b_256(b"de")), 2),
-            Some(&[9u32][..])
+            Some(vec![9])
         );
         assert_eq!(
             stats

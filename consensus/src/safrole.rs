@@ -224,6 +224,11 @@ pub fn transition(
     state: &SafroleState,
     input: &SafroleInput<'_>,
 ) -> Result<(SafroleState, SafroleOutput), SafroleError> {
+    debug_assert_eq!(
+        ring.ring_size(),
+        params.validators(),
+        "ring context for V keys"
+    );
     let epoch_len = params.epoch_length;
     let contest = params.ticket_contest_duration;
 

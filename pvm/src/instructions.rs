@@ -46,6 +46,12 @@ macro_rules! instruction_set {
             $( $name = $code, )*
         }
 
+        /// Opcode bytes as constants (for matching on the compact form's `u8`).
+        #[allow(non_upper_case_globals, dead_code)]
+        pub(crate) mod code {
+            $( pub const $name: u8 = $code; )*
+        }
+
         impl Opcode {
             /// Every opcode of the table, in opcode order.
             pub const ALL: &'static [Opcode] = &[$( Opcode::$name, )*];

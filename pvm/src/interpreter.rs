@@ -9,7 +9,6 @@
 
 use std::sync::Arc;
 
-use crate::instructions::Opcode;
 use crate::memory::{Memory, RESERVED};
 use crate::program::{Instruction, Program, INVALID_TARGET};
 
@@ -154,7 +153,7 @@ impl Instance {
             *gas -= 1;
             return if *gas < 0 { Exit::OutOfGas } else { Exit::Panic };
         };
-        let cost = prog.cost[idx] as i64;
+        let cost = prog.insts[idx].z as i64;
         let outcome = if *gas < cost {
             execute::<T, true>(prog, regs, memory, gas, &mut idx, tracer)
         } else {
@@ -211,55 +210,99 @@ fn execute<T: Tracer, const SLOW: bool>(
     idx: &mut usize,
     tracer: &mut T,
 ) -> Outcome {
-    let insts = prog.insts.as_ptr();
-    let costs = prog.cost.as_ptr();
+    let base = prog.insts.as_ptr();
     let jt: &[u32] = &prog.jump_targets;
     let rp = regs.as_mut_ptr();
-    let mut i = *idx;
+    // SAFETY: `*idx` is a valid index of `insts` (checked by the caller).
+    let mut ip = unsafe { base.add(*idx) };
     let mut g = *gas;
 
     // SAFETY (for `reg!`/`set!`): decoded register indices are clamped to 0..=12 by the
     // decoder, and `rp` points to a [u64; 13].
     macro_rules! reg {
-        ($n:expr) => {
-            unsafe { *rp.add($n as usize) }
-        };
+        ($n:expr) => {{
+            let n = $n as usize;
+            unsafe { *rp.add(n) }
+        }};
     }
     macro_rules! set {
         ($n:expr, $v:expr) => {{
             let v: u64 = $v;
-            unsafe { *rp.add($n as usize) = v }
+            let n = $n as usize;
+            unsafe { *rp.add(n) = v }
         }};
+    }
+    // Operand fields are read where used (volatile keeps LLVM from hoisting every field
+    // load in front of the dispatch, which costs registers).
+    // SAFETY: `ip` points to a live entry of `insts`.
+    macro_rules! field {
+        ($f:ident) => {
+            unsafe { std::ptr::read_volatile(std::ptr::addr_of!((*ip).$f)) }
+        };
+    }
+    macro_rules! a {
+        () => {
+            field!(a)
+        };
+    }
+    macro_rules! b {
+        () => {
+            field!(b)
+        };
+    }
+    macro_rules! d {
+        () => {
+            field!(d)
+        };
+    }
+    macro_rules! x {
+        () => {
+            field!(x)
+        };
+    }
+    macro_rules! y {
+        () => {
+            field!(y)
+        };
     }
     macro_rules! exit {
         ($o:expr) => {{
-            *idx = i;
+            // SAFETY: `ip` and `base` point into the same allocation.
+            *idx = unsafe { ip.offset_from(base) } as usize;
             *gas = g;
             return $o;
         }};
     }
     macro_rules! next {
         () => {{
-            i += 1;
+            // SAFETY: every non-terminator is followed by another entry.
+            ip = unsafe { ip.add(1) };
             continue;
         }};
     }
-    // Enter the gas block starting at instruction index `t` (a decoded, in-range index).
-    macro_rules! goto {
+    // Enter the gas block starting at the entry `t`.
+    macro_rules! goto_ptr {
         ($t:expr) => {{
-            let t = $t as usize;
+            let t: *const crate::program::Inst = $t;
             if !SLOW {
-                // SAFETY: static targets, jump-table targets and i + 1 after a terminator
-                // are valid indices of `insts` (and of `cost`, which has the same length).
-                let c = unsafe { *costs.add(t) } as i64;
+                // SAFETY: `t` is a valid entry (see `goto!`).
+                let c = unsafe { (*t).z } as i64;
                 if g < c {
-                    i = t;
+                    ip = t;
                     exit!(Outcome::Slow);
                 }
                 g -= c;
             }
-            i = t;
+            ip = t;
             continue;
+        }};
+    }
+    // SAFETY: static targets, jump-table targets and the entry after a terminator are
+    // valid indices of `insts`.
+    macro_rules! goto {
+        ($t:expr) => {{
+            let t = $t as usize;
+            goto_ptr!(unsafe { base.add(t) })
         }};
     }
     macro_rules! branch {
@@ -267,7 +310,7 @@ fn execute<T: Tracer, const SLOW: bool>(
             if $cond {
                 goto!($t)
             } else {
-                goto!(i + 1)
+                goto_ptr!(unsafe { ip.add(1) })
             }
         }};
     }
@@ -289,23 +332,43 @@ fn execute<T: Tracer, const SLOW: bool>(
             goto!(t)
         }};
     }
-    macro_rules! load {
+    macro_rules! ld {
         ($f:ident, $addr:expr, $dst:expr, $conv:expr) => {{
             match mem.$f($addr) {
-                Ok(v) => {
-                    set!($dst, $conv(v));
-                    next!()
-                }
+                Ok(v) => set!($dst, $conv(v)),
                 Err(a) => exit!(Outcome::Fault(a)),
             }
         }};
     }
-    macro_rules! store {
+    macro_rules! st {
         ($f:ident, $addr:expr, $val:expr) => {{
             match mem.$f($addr, $val) {
-                Ok(()) => next!(),
+                Ok(()) => {}
                 Err(a) => exit!(Outcome::Fault(a)),
             }
+        }};
+    }
+    macro_rules! load {
+        ($f:ident, $addr:expr, $dst:expr, $conv:expr) => {{
+            ld!($f, $addr, $dst, $conv);
+            next!()
+        }};
+    }
+    macro_rules! store {
+        ($f:ident, $addr:expr, $val:expr) => {{
+            st!($f, $addr, $val);
+            next!()
+        }};
+    }
+    // In a fused pair: move on to the second instruction (single-stepping in the slow
+    // path and when tracing, where the second entry is dispatched on its own).
+    macro_rules! second {
+        () => {{
+            if SLOW || T::ENABLED {
+                next!();
+            }
+            // SAFETY: the second instruction of a pair is the next entry.
+            ip = unsafe { ip.add(1) };
         }};
     }
     let id = |v: u64| v;
@@ -314,12 +377,11 @@ fn execute<T: Tracer, const SLOW: bool>(
     let i32x = |v: u64| v as u32 as i32 as i64 as u64;
 
     loop {
-        // SAFETY: `i` is always a valid index: entry indices come from the program, and
-        // every non-terminator is followed by another entry (an implicit trap at the end).
-        let ins = unsafe { *insts.add(i) };
+        // SAFETY: `ip` always points to a valid entry (see `next!` and `goto!`).
+        let op = unsafe { (*ip).op };
         if SLOW {
             // SAFETY: as above.
-            if unsafe { *costs.add(i) } != 0 {
+            if unsafe { (*ip).z } != 0 {
                 if g < 1 {
                     g -= 1;
                     exit!(Outcome::OutOfGas);
@@ -329,277 +391,278 @@ fn execute<T: Tracer, const SLOW: bool>(
         }
         if T::ENABLED {
             // SAFETY: `rp` points to the [u64; 13] borrowed by this function.
+            let i = unsafe { ip.offset_from(base) } as usize;
             tracer.step(i, unsafe { &*(rp as *const [u64; 13]) }, g);
         }
-        let (a, b, d, x, y) = (ins.a, ins.b, ins.d, ins.x, ins.y);
-        use Opcode as O;
-        match ins.op {
-            O::trap => exit!(Outcome::Panic),
-            O::fallthrough => goto!(i + 1),
-            O::ecalli => exit!(Outcome::Host(x)),
-            O::load_imm_64 => {
-                set!(a, x as u64 | (y as u64) << 32);
+        use crate::instructions::code as c;
+        use crate::program::fused as f;
+        match op {
+            c::trap => exit!(Outcome::Panic),
+            c::fallthrough => goto_ptr!(unsafe { ip.add(1) }),
+            c::ecalli => exit!(Outcome::Host(x!())),
+            c::load_imm_64 => {
+                set!(a!(), x!() as u64 | (y!() as u64) << 32);
                 next!()
             }
-            O::store_imm_u8 => store!(store_u8, x, sx(y)),
-            O::store_imm_u16 => store!(store_u16, x, sx(y)),
-            O::store_imm_u32 => store!(store_u32, x, sx(y)),
-            O::store_imm_u64 => store!(store_u64, x, sx(y)),
-            O::jump => goto!(y),
-            O::jump_ind => djump!((reg!(a) as u32).wrapping_add(x)),
-            O::load_imm => {
-                set!(a, sx(x));
+            c::store_imm_u8 => store!(store_u8, x!(), sx(y!())),
+            c::store_imm_u16 => store!(store_u16, x!(), sx(y!())),
+            c::store_imm_u32 => store!(store_u32, x!(), sx(y!())),
+            c::store_imm_u64 => store!(store_u64, x!(), sx(y!())),
+            c::jump => goto!(y!()),
+            c::jump_ind => djump!((reg!(a!()) as u32).wrapping_add(x!())),
+            c::load_imm => {
+                set!(a!(), sx(x!()));
                 next!()
             }
-            O::load_u8 => load!(load_u8, x, a, id),
-            O::load_i8 => load!(load_u8, x, a, i8x),
-            O::load_u16 => load!(load_u16, x, a, id),
-            O::load_i16 => load!(load_u16, x, a, i16x),
-            O::load_u32 => load!(load_u32, x, a, id),
-            O::load_i32 => load!(load_u32, x, a, i32x),
-            O::load_u64 => load!(load_u64, x, a, id),
-            O::store_u8 => store!(store_u8, x, reg!(a)),
-            O::store_u16 => store!(store_u16, x, reg!(a)),
-            O::store_u32 => store!(store_u32, x, reg!(a)),
-            O::store_u64 => store!(store_u64, x, reg!(a)),
-            O::store_imm_ind_u8 => store!(store_u8, (reg!(a) as u32).wrapping_add(x), sx(y)),
-            O::store_imm_ind_u16 => store!(store_u16, (reg!(a) as u32).wrapping_add(x), sx(y)),
-            O::store_imm_ind_u32 => store!(store_u32, (reg!(a) as u32).wrapping_add(x), sx(y)),
-            O::store_imm_ind_u64 => store!(store_u64, (reg!(a) as u32).wrapping_add(x), sx(y)),
-            O::load_imm_jump => {
-                set!(a, sx(x));
-                goto!(y)
+            c::load_u8 => load!(load_u8, x!(), a!(), id),
+            c::load_i8 => load!(load_u8, x!(), a!(), i8x),
+            c::load_u16 => load!(load_u16, x!(), a!(), id),
+            c::load_i16 => load!(load_u16, x!(), a!(), i16x),
+            c::load_u32 => load!(load_u32, x!(), a!(), id),
+            c::load_i32 => load!(load_u32, x!(), a!(), i32x),
+            c::load_u64 => load!(load_u64, x!(), a!(), id),
+            c::store_u8 => store!(store_u8, x!(), reg!(a!())),
+            c::store_u16 => store!(store_u16, x!(), reg!(a!())),
+            c::store_u32 => store!(store_u32, x!(), reg!(a!())),
+            c::store_u64 => store!(store_u64, x!(), reg!(a!())),
+            c::store_imm_ind_u8 => store!(store_u8, (reg!(a!()) as u32).wrapping_add(x!()), sx(y!())),
+            c::store_imm_ind_u16 => store!(store_u16, (reg!(a!()) as u32).wrapping_add(x!()), sx(y!())),
+            c::store_imm_ind_u32 => store!(store_u32, (reg!(a!()) as u32).wrapping_add(x!()), sx(y!())),
+            c::store_imm_ind_u64 => store!(store_u64, (reg!(a!()) as u32).wrapping_add(x!()), sx(y!())),
+            c::load_imm_jump => {
+                set!(a!(), sx(x!()));
+                goto!(y!())
             }
-            O::branch_eq_imm => branch!(reg!(a) == sx(x), y),
-            O::branch_ne_imm => branch!(reg!(a) != sx(x), y),
-            O::branch_lt_u_imm => branch!(reg!(a) < sx(x), y),
-            O::branch_le_u_imm => branch!(reg!(a) <= sx(x), y),
-            O::branch_ge_u_imm => branch!(reg!(a) >= sx(x), y),
-            O::branch_gt_u_imm => branch!(reg!(a) > sx(x), y),
-            O::branch_lt_s_imm => branch!((reg!(a) as i64) < x as i32 as i64, y),
-            O::branch_le_s_imm => branch!((reg!(a) as i64) <= x as i32 as i64, y),
-            O::branch_ge_s_imm => branch!((reg!(a) as i64) >= x as i32 as i64, y),
-            O::branch_gt_s_imm => branch!((reg!(a) as i64) > x as i32 as i64, y),
-            // Two registers: a = r_D, b = r_A.
-            O::move_reg => {
-                set!(a, reg!(b));
+            c::branch_eq_imm => branch!(reg!(a!()) == sx(x!()), y!()),
+            c::branch_ne_imm => branch!(reg!(a!()) != sx(x!()), y!()),
+            c::branch_lt_u_imm => branch!(reg!(a!()) < sx(x!()), y!()),
+            c::branch_le_u_imm => branch!(reg!(a!()) <= sx(x!()), y!()),
+            c::branch_ge_u_imm => branch!(reg!(a!()) >= sx(x!()), y!()),
+            c::branch_gt_u_imm => branch!(reg!(a!()) > sx(x!()), y!()),
+            c::branch_lt_s_imm => branch!((reg!(a!()) as i64) < x!() as i32 as i64, y!()),
+            c::branch_le_s_imm => branch!((reg!(a!()) as i64) <= x!() as i32 as i64, y!()),
+            c::branch_ge_s_imm => branch!((reg!(a!()) as i64) >= x!() as i32 as i64, y!()),
+            c::branch_gt_s_imm => branch!((reg!(a!()) as i64) > x!() as i32 as i64, y!()),
+            // Two registers: a!() = r_D, b!() = r_A.
+            c::move_reg => {
+                set!(a!(), reg!(b!()));
                 next!()
             }
-            O::sbrk => {
-                set!(a, mem.sbrk(reg!(b)));
+            c::sbrk => {
+                set!(a!(), mem.sbrk(reg!(b!())));
                 next!()
             }
-            O::count_set_bits_64 => {
-                set!(a, reg!(b).count_ones() as u64);
+            c::count_set_bits_64 => {
+                set!(a!(), reg!(b!()).count_ones() as u64);
                 next!()
             }
-            O::count_set_bits_32 => {
-                set!(a, (reg!(b) as u32).count_ones() as u64);
+            c::count_set_bits_32 => {
+                set!(a!(), (reg!(b!()) as u32).count_ones() as u64);
                 next!()
             }
-            O::leading_zero_bits_64 => {
-                set!(a, reg!(b).leading_zeros() as u64);
+            c::leading_zero_bits_64 => {
+                set!(a!(), reg!(b!()).leading_zeros() as u64);
                 next!()
             }
-            O::leading_zero_bits_32 => {
-                set!(a, (reg!(b) as u32).leading_zeros() as u64);
+            c::leading_zero_bits_32 => {
+                set!(a!(), (reg!(b!()) as u32).leading_zeros() as u64);
                 next!()
             }
-            O::trailing_zero_bits_64 => {
-                set!(a, reg!(b).trailing_zeros() as u64);
+            c::trailing_zero_bits_64 => {
+                set!(a!(), reg!(b!()).trailing_zeros() as u64);
                 next!()
             }
-            O::trailing_zero_bits_32 => {
-                set!(a, (reg!(b) as u32).trailing_zeros() as u64);
+            c::trailing_zero_bits_32 => {
+                set!(a!(), (reg!(b!()) as u32).trailing_zeros() as u64);
                 next!()
             }
-            O::sign_extend_8 => {
-                set!(a, i8x(reg!(b)));
+            c::sign_extend_8 => {
+                set!(a!(), i8x(reg!(b!())));
                 next!()
             }
-            O::sign_extend_16 => {
-                set!(a, i16x(reg!(b)));
+            c::sign_extend_16 => {
+                set!(a!(), i16x(reg!(b!())));
                 next!()
             }
-            O::zero_extend_16 => {
-                set!(a, reg!(b) as u16 as u64);
+            c::zero_extend_16 => {
+                set!(a!(), reg!(b!()) as u16 as u64);
                 next!()
             }
-            O::reverse_bytes => {
-                set!(a, reg!(b).swap_bytes());
+            c::reverse_bytes => {
+                set!(a!(), reg!(b!()).swap_bytes());
                 next!()
             }
-            // Two registers and an immediate: a = r_A, b = r_B.
-            O::store_ind_u8 => store!(store_u8, (reg!(b) as u32).wrapping_add(x), reg!(a)),
-            O::store_ind_u16 => store!(store_u16, (reg!(b) as u32).wrapping_add(x), reg!(a)),
-            O::store_ind_u32 => store!(store_u32, (reg!(b) as u32).wrapping_add(x), reg!(a)),
-            O::store_ind_u64 => store!(store_u64, (reg!(b) as u32).wrapping_add(x), reg!(a)),
-            O::load_ind_u8 => load!(load_u8, (reg!(b) as u32).wrapping_add(x), a, id),
-            O::load_ind_i8 => load!(load_u8, (reg!(b) as u32).wrapping_add(x), a, i8x),
-            O::load_ind_u16 => load!(load_u16, (reg!(b) as u32).wrapping_add(x), a, id),
-            O::load_ind_i16 => load!(load_u16, (reg!(b) as u32).wrapping_add(x), a, i16x),
-            O::load_ind_u32 => load!(load_u32, (reg!(b) as u32).wrapping_add(x), a, id),
-            O::load_ind_i32 => load!(load_u32, (reg!(b) as u32).wrapping_add(x), a, i32x),
-            O::load_ind_u64 => load!(load_u64, (reg!(b) as u32).wrapping_add(x), a, id),
-            O::add_imm_32 => {
-                set!(a, s32(reg!(b).wrapping_add(sx(x))));
+            // Two registers and an immediate: a!() = r_A, b!() = r_B.
+            c::store_ind_u8 => store!(store_u8, (reg!(b!()) as u32).wrapping_add(x!()), reg!(a!())),
+            c::store_ind_u16 => store!(store_u16, (reg!(b!()) as u32).wrapping_add(x!()), reg!(a!())),
+            c::store_ind_u32 => store!(store_u32, (reg!(b!()) as u32).wrapping_add(x!()), reg!(a!())),
+            c::store_ind_u64 => store!(store_u64, (reg!(b!()) as u32).wrapping_add(x!()), reg!(a!())),
+            c::load_ind_u8 => load!(load_u8, (reg!(b!()) as u32).wrapping_add(x!()), a!(), id),
+            c::load_ind_i8 => load!(load_u8, (reg!(b!()) as u32).wrapping_add(x!()), a!(), i8x),
+            c::load_ind_u16 => load!(load_u16, (reg!(b!()) as u32).wrapping_add(x!()), a!(), id),
+            c::load_ind_i16 => load!(load_u16, (reg!(b!()) as u32).wrapping_add(x!()), a!(), i16x),
+            c::load_ind_u32 => load!(load_u32, (reg!(b!()) as u32).wrapping_add(x!()), a!(), id),
+            c::load_ind_i32 => load!(load_u32, (reg!(b!()) as u32).wrapping_add(x!()), a!(), i32x),
+            c::load_ind_u64 => load!(load_u64, (reg!(b!()) as u32).wrapping_add(x!()), a!(), id),
+            c::add_imm_32 => {
+                set!(a!(), s32(reg!(b!()).wrapping_add(sx(x!()))));
                 next!()
             }
-            O::and_imm => {
-                set!(a, reg!(b) & sx(x));
+            c::and_imm => {
+                set!(a!(), reg!(b!()) & sx(x!()));
                 next!()
             }
-            O::xor_imm => {
-                set!(a, reg!(b) ^ sx(x));
+            c::xor_imm => {
+                set!(a!(), reg!(b!()) ^ sx(x!()));
                 next!()
             }
-            O::or_imm => {
-                set!(a, reg!(b) | sx(x));
+            c::or_imm => {
+                set!(a!(), reg!(b!()) | sx(x!()));
                 next!()
             }
-            O::mul_imm_32 => {
-                set!(a, s32(reg!(b).wrapping_mul(sx(x))));
+            c::mul_imm_32 => {
+                set!(a!(), s32(reg!(b!()).wrapping_mul(sx(x!()))));
                 next!()
             }
-            O::set_lt_u_imm => {
-                set!(a, (reg!(b) < sx(x)) as u64);
+            c::set_lt_u_imm => {
+                set!(a!(), (reg!(b!()) < sx(x!())) as u64);
                 next!()
             }
-            O::set_lt_s_imm => {
-                set!(a, ((reg!(b) as i64) < x as i32 as i64) as u64);
+            c::set_lt_s_imm => {
+                set!(a!(), ((reg!(b!()) as i64) < x!() as i32 as i64) as u64);
                 next!()
             }
-            O::shlo_l_imm_32 => {
-                set!(a, s32(reg!(b) << (x % 32)));
+            c::shlo_l_imm_32 => {
+                set!(a!(), s32(reg!(b!()) << (x!() % 32)));
                 next!()
             }
-            O::shlo_r_imm_32 => {
-                set!(a, s32(((reg!(b) as u32) >> (x % 32)) as u64));
+            c::shlo_r_imm_32 => {
+                set!(a!(), s32(((reg!(b!()) as u32) >> (x!() % 32)) as u64));
                 next!()
             }
-            O::shar_r_imm_32 => {
-                set!(a, ((reg!(b) as u32 as i32) >> (x % 32)) as i64 as u64);
+            c::shar_r_imm_32 => {
+                set!(a!(), ((reg!(b!()) as u32 as i32) >> (x!() % 32)) as i64 as u64);
                 next!()
             }
-            O::neg_add_imm_32 => {
-                set!(a, s32(sx(x).wrapping_sub(reg!(b))));
+            c::neg_add_imm_32 => {
+                set!(a!(), s32(sx(x!()).wrapping_sub(reg!(b!()))));
                 next!()
             }
-            O::set_gt_u_imm => {
-                set!(a, (reg!(b) > sx(x)) as u64);
+            c::set_gt_u_imm => {
+                set!(a!(), (reg!(b!()) > sx(x!())) as u64);
                 next!()
             }
-            O::set_gt_s_imm => {
-                set!(a, ((reg!(b) as i64) > x as i32 as i64) as u64);
+            c::set_gt_s_imm => {
+                set!(a!(), ((reg!(b!()) as i64) > x!() as i32 as i64) as u64);
                 next!()
             }
-            O::shlo_l_imm_alt_32 => {
-                set!(a, s32(sx(x) << (reg!(b) % 32)));
+            c::shlo_l_imm_alt_32 => {
+                set!(a!(), s32(sx(x!()) << (reg!(b!()) % 32)));
                 next!()
             }
-            O::shlo_r_imm_alt_32 => {
-                set!(a, s32((x >> (reg!(b) % 32)) as u64));
+            c::shlo_r_imm_alt_32 => {
+                set!(a!(), s32((x!() >> (reg!(b!()) % 32)) as u64));
                 next!()
             }
-            O::shar_r_imm_alt_32 => {
-                set!(a, ((x as i32) >> (reg!(b) % 32)) as i64 as u64);
+            c::shar_r_imm_alt_32 => {
+                set!(a!(), ((x!() as i32) >> (reg!(b!()) % 32)) as i64 as u64);
                 next!()
             }
-            O::cmov_iz_imm => {
-                if reg!(b) == 0 {
-                    set!(a, sx(x));
+            c::cmov_iz_imm => {
+                if reg!(b!()) == 0 {
+                    set!(a!(), sx(x!()));
                 }
                 next!()
             }
-            O::cmov_nz_imm => {
-                if reg!(b) != 0 {
-                    set!(a, sx(x));
+            c::cmov_nz_imm => {
+                if reg!(b!()) != 0 {
+                    set!(a!(), sx(x!()));
                 }
                 next!()
             }
-            O::add_imm_64 => {
-                set!(a, reg!(b).wrapping_add(sx(x)));
+            c::add_imm_64 => {
+                set!(a!(), reg!(b!()).wrapping_add(sx(x!())));
                 next!()
             }
-            O::mul_imm_64 => {
-                set!(a, reg!(b).wrapping_mul(sx(x)));
+            c::mul_imm_64 => {
+                set!(a!(), reg!(b!()).wrapping_mul(sx(x!())));
                 next!()
             }
-            O::shlo_l_imm_64 => {
-                set!(a, reg!(b) << (x % 64));
+            c::shlo_l_imm_64 => {
+                set!(a!(), reg!(b!()) << (x!() % 64));
                 next!()
             }
-            O::shlo_r_imm_64 => {
-                set!(a, reg!(b) >> (x % 64));
+            c::shlo_r_imm_64 => {
+                set!(a!(), reg!(b!()) >> (x!() % 64));
                 next!()
             }
-            O::shar_r_imm_64 => {
-                set!(a, ((reg!(b) as i64) >> (x % 64)) as u64);
+            c::shar_r_imm_64 => {
+                set!(a!(), ((reg!(b!()) as i64) >> (x!() % 64)) as u64);
                 next!()
             }
-            O::neg_add_imm_64 => {
-                set!(a, sx(x).wrapping_sub(reg!(b)));
+            c::neg_add_imm_64 => {
+                set!(a!(), sx(x!()).wrapping_sub(reg!(b!())));
                 next!()
             }
-            O::shlo_l_imm_alt_64 => {
-                set!(a, sx(x) << (reg!(b) % 64));
+            c::shlo_l_imm_alt_64 => {
+                set!(a!(), sx(x!()) << (reg!(b!()) % 64));
                 next!()
             }
-            O::shlo_r_imm_alt_64 => {
-                set!(a, sx(x) >> (reg!(b) % 64));
+            c::shlo_r_imm_alt_64 => {
+                set!(a!(), sx(x!()) >> (reg!(b!()) % 64));
                 next!()
             }
-            O::shar_r_imm_alt_64 => {
-                set!(a, ((sx(x) as i64) >> (reg!(b) % 64)) as u64);
+            c::shar_r_imm_alt_64 => {
+                set!(a!(), ((sx(x!()) as i64) >> (reg!(b!()) % 64)) as u64);
                 next!()
             }
-            O::rot_r_64_imm => {
-                set!(a, reg!(b).rotate_right(x % 64));
+            c::rot_r_64_imm => {
+                set!(a!(), reg!(b!()).rotate_right(x!() % 64));
                 next!()
             }
-            O::rot_r_64_imm_alt => {
-                set!(a, sx(x).rotate_right((reg!(b) % 64) as u32));
+            c::rot_r_64_imm_alt => {
+                set!(a!(), sx(x!()).rotate_right((reg!(b!()) % 64) as u32));
                 next!()
             }
-            O::rot_r_32_imm => {
-                set!(a, s32((reg!(b) as u32).rotate_right(x % 32) as u64));
+            c::rot_r_32_imm => {
+                set!(a!(), s32((reg!(b!()) as u32).rotate_right(x!() % 32) as u64));
                 next!()
             }
-            O::rot_r_32_imm_alt => {
-                set!(a, s32(x.rotate_right((reg!(b) % 32) as u32) as u64));
+            c::rot_r_32_imm_alt => {
+                set!(a!(), s32(x!().rotate_right((reg!(b!()) % 32) as u32) as u64));
                 next!()
             }
-            O::branch_eq => branch!(reg!(a) == reg!(b), y),
-            O::branch_ne => branch!(reg!(a) != reg!(b), y),
-            O::branch_lt_u => branch!(reg!(a) < reg!(b), y),
-            O::branch_lt_s => branch!((reg!(a) as i64) < reg!(b) as i64, y),
-            O::branch_ge_u => branch!(reg!(a) >= reg!(b), y),
-            O::branch_ge_s => branch!((reg!(a) as i64) >= reg!(b) as i64, y),
-            O::load_imm_jump_ind => {
-                let target = (reg!(b) as u32).wrapping_add(y);
-                set!(a, sx(x));
+            c::branch_eq => branch!(reg!(a!()) == reg!(b!()), y!()),
+            c::branch_ne => branch!(reg!(a!()) != reg!(b!()), y!()),
+            c::branch_lt_u => branch!(reg!(a!()) < reg!(b!()), y!()),
+            c::branch_lt_s => branch!((reg!(a!()) as i64) < reg!(b!()) as i64, y!()),
+            c::branch_ge_u => branch!(reg!(a!()) >= reg!(b!()), y!()),
+            c::branch_ge_s => branch!((reg!(a!()) as i64) >= reg!(b!()) as i64, y!()),
+            c::load_imm_jump_ind => {
+                let target = (reg!(b!()) as u32).wrapping_add(y!());
+                set!(a!(), sx(x!()));
                 djump!(target)
             }
-            // Three registers: a = r_A, b = r_B, d = r_D.
-            O::add_32 => {
-                set!(d, s32(reg!(a).wrapping_add(reg!(b))));
+            // Three registers: a!() = r_A, b!() = r_B, d!() = r_D.
+            c::add_32 => {
+                set!(d!(), s32(reg!(a!()).wrapping_add(reg!(b!()))));
                 next!()
             }
-            O::sub_32 => {
-                set!(d, s32(reg!(a).wrapping_sub(reg!(b))));
+            c::sub_32 => {
+                set!(d!(), s32(reg!(a!()).wrapping_sub(reg!(b!()))));
                 next!()
             }
-            O::mul_32 => {
-                set!(d, s32(reg!(a).wrapping_mul(reg!(b))));
+            c::mul_32 => {
+                set!(d!(), s32(reg!(a!()).wrapping_mul(reg!(b!()))));
                 next!()
             }
-            O::div_u_32 => {
-                let (p, q) = (reg!(a) as u32, reg!(b) as u32);
-                set!(d, if q == 0 { u64::MAX } else { s32((p / q) as u64) });
+            c::div_u_32 => {
+                let (p, q) = (reg!(a!()) as u32, reg!(b!()) as u32);
+                set!(d!(), if q == 0 { u64::MAX } else { s32((p / q) as u64) });
                 next!()
             }
-            O::div_s_32 => {
-                let (p, q) = (reg!(a) as u32 as i32, reg!(b) as u32 as i32);
+            c::div_s_32 => {
+                let (p, q) = (reg!(a!()) as u32 as i32, reg!(b!()) as u32 as i32);
                 let v = if q == 0 {
                     u64::MAX
                 } else if p == i32::MIN && q == -1 {
@@ -607,16 +670,16 @@ fn execute<T: Tracer, const SLOW: bool>(
                 } else {
                     (p / q) as i64 as u64
                 };
-                set!(d, v);
+                set!(d!(), v);
                 next!()
             }
-            O::rem_u_32 => {
-                let (p, q) = (reg!(a) as u32, reg!(b) as u32);
-                set!(d, if q == 0 { s32(p as u64) } else { s32((p % q) as u64) });
+            c::rem_u_32 => {
+                let (p, q) = (reg!(a!()) as u32, reg!(b!()) as u32);
+                set!(d!(), if q == 0 { s32(p as u64) } else { s32((p % q) as u64) });
                 next!()
             }
-            O::rem_s_32 => {
-                let (p, q) = (reg!(a) as u32 as i32, reg!(b) as u32 as i32);
+            c::rem_s_32 => {
+                let (p, q) = (reg!(a!()) as u32 as i32, reg!(b!()) as u32 as i32);
                 let v = if p == i32::MIN && q == -1 {
                     0
                 } else if q == 0 {
@@ -624,40 +687,40 @@ fn execute<T: Tracer, const SLOW: bool>(
                 } else {
                     (p % q) as i64 as u64
                 };
-                set!(d, v);
+                set!(d!(), v);
                 next!()
             }
-            O::shlo_l_32 => {
-                set!(d, s32(reg!(a) << (reg!(b) % 32)));
+            c::shlo_l_32 => {
+                set!(d!(), s32(reg!(a!()) << (reg!(b!()) % 32)));
                 next!()
             }
-            O::shlo_r_32 => {
-                set!(d, s32(((reg!(a) as u32) >> (reg!(b) % 32)) as u64));
+            c::shlo_r_32 => {
+                set!(d!(), s32(((reg!(a!()) as u32) >> (reg!(b!()) % 32)) as u64));
                 next!()
             }
-            O::shar_r_32 => {
-                set!(d, ((reg!(a) as u32 as i32) >> (reg!(b) % 32)) as i64 as u64);
+            c::shar_r_32 => {
+                set!(d!(), ((reg!(a!()) as u32 as i32) >> (reg!(b!()) % 32)) as i64 as u64);
                 next!()
             }
-            O::add_64 => {
-                set!(d, reg!(a).wrapping_add(reg!(b)));
+            c::add_64 => {
+                set!(d!(), reg!(a!()).wrapping_add(reg!(b!())));
                 next!()
             }
-            O::sub_64 => {
-                set!(d, reg!(a).wrapping_sub(reg!(b)));
+            c::sub_64 => {
+                set!(d!(), reg!(a!()).wrapping_sub(reg!(b!())));
                 next!()
             }
-            O::mul_64 => {
-                set!(d, reg!(a).wrapping_mul(reg!(b)));
+            c::mul_64 => {
+                set!(d!(), reg!(a!()).wrapping_mul(reg!(b!())));
                 next!()
             }
-            O::div_u_64 => {
-                let (p, q) = (reg!(a), reg!(b));
-                set!(d, if q == 0 { u64::MAX } else { p / q });
+            c::div_u_64 => {
+                let (p, q) = (reg!(a!()), reg!(b!()));
+                set!(d!(), if q == 0 { u64::MAX } else { p / q });
                 next!()
             }
-            O::div_s_64 => {
-                let (p, q) = (reg!(a) as i64, reg!(b) as i64);
+            c::div_s_64 => {
+                let (p, q) = (reg!(a!()) as i64, reg!(b!()) as i64);
                 let v = if q == 0 {
                     u64::MAX
                 } else if p == i64::MIN && q == -1 {
@@ -665,119 +728,199 @@ fn execute<T: Tracer, const SLOW: bool>(
                 } else {
                     (p / q) as u64
                 };
-                set!(d, v);
+                set!(d!(), v);
                 next!()
             }
-            O::rem_u_64 => {
-                let (p, q) = (reg!(a), reg!(b));
-                set!(d, if q == 0 { p } else { p % q });
+            c::rem_u_64 => {
+                let (p, q) = (reg!(a!()), reg!(b!()));
+                set!(d!(), if q == 0 { p } else { p % q });
                 next!()
             }
-            O::rem_s_64 => {
-                let (p, q) = (reg!(a) as i64, reg!(b) as i64);
-                set!(d, if p == i64::MIN && q == -1 { 0 } else { smod64(p, q) as u64 });
+            c::rem_s_64 => {
+                let (p, q) = (reg!(a!()) as i64, reg!(b!()) as i64);
+                set!(d!(), if p == i64::MIN && q == -1 { 0 } else { smod64(p, q) as u64 });
                 next!()
             }
-            O::shlo_l_64 => {
-                set!(d, reg!(a) << (reg!(b) % 64));
+            c::shlo_l_64 => {
+                set!(d!(), reg!(a!()) << (reg!(b!()) % 64));
                 next!()
             }
-            O::shlo_r_64 => {
-                set!(d, reg!(a) >> (reg!(b) % 64));
+            c::shlo_r_64 => {
+                set!(d!(), reg!(a!()) >> (reg!(b!()) % 64));
                 next!()
             }
-            O::shar_r_64 => {
-                set!(d, ((reg!(a) as i64) >> (reg!(b) % 64)) as u64);
+            c::shar_r_64 => {
+                set!(d!(), ((reg!(a!()) as i64) >> (reg!(b!()) % 64)) as u64);
                 next!()
             }
-            O::and => {
-                set!(d, reg!(a) & reg!(b));
+            c::and => {
+                set!(d!(), reg!(a!()) & reg!(b!()));
                 next!()
             }
-            O::xor => {
-                set!(d, reg!(a) ^ reg!(b));
+            c::xor => {
+                set!(d!(), reg!(a!()) ^ reg!(b!()));
                 next!()
             }
-            O::or => {
-                set!(d, reg!(a) | reg!(b));
+            c::or => {
+                set!(d!(), reg!(a!()) | reg!(b!()));
                 next!()
             }
-            O::mul_upper_s_s => {
-                set!(d, ((reg!(a) as i64 as i128 * reg!(b) as i64 as i128) >> 64) as u64);
+            c::mul_upper_s_s => {
+                set!(d!(), ((reg!(a!()) as i64 as i128 * reg!(b!()) as i64 as i128) >> 64) as u64);
                 next!()
             }
-            O::mul_upper_u_u => {
-                set!(d, ((reg!(a) as u128 * reg!(b) as u128) >> 64) as u64);
+            c::mul_upper_u_u => {
+                set!(d!(), ((reg!(a!()) as u128 * reg!(b!()) as u128) >> 64) as u64);
                 next!()
             }
-            O::mul_upper_s_u => {
-                set!(d, ((reg!(a) as i64 as i128 * reg!(b) as i128) >> 64) as u64);
+            c::mul_upper_s_u => {
+                set!(d!(), ((reg!(a!()) as i64 as i128 * reg!(b!()) as i128) >> 64) as u64);
                 next!()
             }
-            O::set_lt_u => {
-                set!(d, (reg!(a) < reg!(b)) as u64);
+            c::set_lt_u => {
+                set!(d!(), (reg!(a!()) < reg!(b!())) as u64);
                 next!()
             }
-            O::set_lt_s => {
-                set!(d, ((reg!(a) as i64) < reg!(b) as i64) as u64);
+            c::set_lt_s => {
+                set!(d!(), ((reg!(a!()) as i64) < reg!(b!()) as i64) as u64);
                 next!()
             }
-            O::cmov_iz => {
-                if reg!(b) == 0 {
-                    set!(d, reg!(a));
+            c::cmov_iz => {
+                if reg!(b!()) == 0 {
+                    set!(d!(), reg!(a!()));
                 }
                 next!()
             }
-            O::cmov_nz => {
-                if reg!(b) != 0 {
-                    set!(d, reg!(a));
+            c::cmov_nz => {
+                if reg!(b!()) != 0 {
+                    set!(d!(), reg!(a!()));
                 }
                 next!()
             }
-            O::rot_l_64 => {
-                set!(d, reg!(a).rotate_left((reg!(b) % 64) as u32));
+            c::rot_l_64 => {
+                set!(d!(), reg!(a!()).rotate_left((reg!(b!()) % 64) as u32));
                 next!()
             }
-            O::rot_l_32 => {
-                set!(d, s32((reg!(a) as u32).rotate_left((reg!(b) % 32) as u32) as u64));
+            c::rot_l_32 => {
+                set!(d!(), s32((reg!(a!()) as u32).rotate_left((reg!(b!()) % 32) as u32) as u64));
                 next!()
             }
-            O::rot_r_64 => {
-                set!(d, reg!(a).rotate_right((reg!(b) % 64) as u32));
+            c::rot_r_64 => {
+                set!(d!(), reg!(a!()).rotate_right((reg!(b!()) % 64) as u32));
                 next!()
             }
-            O::rot_r_32 => {
-                set!(d, s32((reg!(a) as u32).rotate_right((reg!(b) % 32) as u32) as u64));
+            c::rot_r_32 => {
+                set!(d!(), s32((reg!(a!()) as u32).rotate_right((reg!(b!()) % 32) as u32) as u64));
                 next!()
             }
-            O::and_inv => {
-                set!(d, reg!(a) & !reg!(b));
+            c::and_inv => {
+                set!(d!(), reg!(a!()) & !reg!(b!()));
                 next!()
             }
-            O::or_inv => {
-                set!(d, reg!(a) | !reg!(b));
+            c::or_inv => {
+                set!(d!(), reg!(a!()) | !reg!(b!()));
                 next!()
             }
-            O::xnor => {
-                set!(d, !(reg!(a) ^ reg!(b)));
+            c::xnor => {
+                set!(d!(), !(reg!(a!()) ^ reg!(b!())));
                 next!()
             }
-            O::max => {
-                set!(d, (reg!(a) as i64).max(reg!(b) as i64) as u64);
+            c::max => {
+                set!(d!(), (reg!(a!()) as i64).max(reg!(b!()) as i64) as u64);
                 next!()
             }
-            O::max_u => {
-                set!(d, reg!(a).max(reg!(b)));
+            c::max_u => {
+                set!(d!(), reg!(a!()).max(reg!(b!())));
                 next!()
             }
-            O::min => {
-                set!(d, (reg!(a) as i64).min(reg!(b) as i64) as u64);
+            c::min => {
+                set!(d!(), (reg!(a!()) as i64).min(reg!(b!()) as i64) as u64);
                 next!()
             }
-            O::min_u => {
-                set!(d, reg!(a).min(reg!(b)));
+            c::min_u => {
+                set!(d!(), reg!(a!()).min(reg!(b!())));
                 next!()
             }
+            // Fused pairs (see `program::fused`): first instruction, `second!()`, second.
+            f::ADD_IMM_64_BRANCH_LT_U => {
+                set!(a!(), reg!(b!()).wrapping_add(sx(x!())));
+                second!();
+                branch!(reg!(a!()) < reg!(b!()), y!())
+            }
+            f::ADD_64_BRANCH_LT_U => {
+                set!(d!(), reg!(a!()).wrapping_add(reg!(b!())));
+                second!();
+                branch!(reg!(a!()) < reg!(b!()), y!())
+            }
+            f::SHLO_L_IMM_64_XOR => {
+                set!(a!(), reg!(b!()) << (x!() % 64));
+                second!();
+                set!(d!(), reg!(a!()) ^ reg!(b!()));
+                next!()
+            }
+            f::SHLO_R_IMM_64_XOR => {
+                set!(a!(), reg!(b!()) >> (x!() % 64));
+                second!();
+                set!(d!(), reg!(a!()) ^ reg!(b!()));
+                next!()
+            }
+            f::LOAD_IND_U8_XOR => {
+                ld!(load_u8, (reg!(b!()) as u32).wrapping_add(x!()), a!(), id);
+                second!();
+                set!(d!(), reg!(a!()) ^ reg!(b!()));
+                next!()
+            }
+            f::LOAD_IND_U8_ADD_64 => {
+                ld!(load_u8, (reg!(b!()) as u32).wrapping_add(x!()), a!(), id);
+                second!();
+                set!(d!(), reg!(a!()).wrapping_add(reg!(b!())));
+                next!()
+            }
+            f::MUL_64_ADD_64 => {
+                set!(d!(), reg!(a!()).wrapping_mul(reg!(b!())));
+                second!();
+                set!(d!(), reg!(a!()).wrapping_add(reg!(b!())));
+                next!()
+            }
+            f::MUL_64_ADD_IMM_64 => {
+                set!(d!(), reg!(a!()).wrapping_mul(reg!(b!())));
+                second!();
+                set!(a!(), reg!(b!()).wrapping_add(sx(x!())));
+                next!()
+            }
+            f::STORE_IMM_IND_U8_ADD_64 => {
+                st!(store_u8, (reg!(a!()) as u32).wrapping_add(x!()), sx(y!()));
+                second!();
+                set!(d!(), reg!(a!()).wrapping_add(reg!(b!())));
+                next!()
+            }
+            f::STORE_IND_U64_ADD_IMM_64 => {
+                st!(store_u64, (reg!(b!()) as u32).wrapping_add(x!()), reg!(a!()));
+                second!();
+                set!(a!(), reg!(b!()).wrapping_add(sx(x!())));
+                next!()
+            }
+            f::ADD_IMM_64_JUMP_IND => {
+                set!(a!(), reg!(b!()).wrapping_add(sx(x!())));
+                second!();
+                djump!((reg!(a!()) as u32).wrapping_add(x!()))
+            }
+            f::ADD_IMM_64_STORE_IND_U64 => {
+                set!(a!(), reg!(b!()).wrapping_add(sx(x!())));
+                second!();
+                store!(store_u64, (reg!(b!()) as u32).wrapping_add(x!()), reg!(a!()))
+            }
+            f::LOAD_IND_U64_LOAD_IND_U64 => {
+                ld!(load_u64, (reg!(b!()) as u32).wrapping_add(x!()), a!(), id);
+                second!();
+                load!(load_u64, (reg!(b!()) as u32).wrapping_add(x!()), a!(), id)
+            }
+            f::STORE_IND_U64_STORE_IND_U64 => {
+                st!(store_u64, (reg!(b!()) as u32).wrapping_add(x!()), reg!(a!()));
+                second!();
+                store!(store_u64, (reg!(b!()) as u32).wrapping_add(x!()), reg!(a!()))
+            }
+            _ => exit!(Outcome::Panic),
         }
     }
 }

@@ -44,17 +44,62 @@ pub(crate) const INVALID_TARGET: u32 = u32::MAX;
 /// A pre-decoded instruction. Field use by format:
 /// registers in `a`/`b`/`d` (already clamped to 0..=12), 32-bit immediates in `x`/`y`
 /// (sign-extended to 64 bits at use), static jump targets as instruction indices in `y`,
-/// the 64-bit immediate of `load_imm_64` in `x` (low) and `y` (high).
+/// the 64-bit immediate of `load_imm_64` in `x` (low) and `y` (high). `z` is the gas charged
+/// when a block is entered at this entry: the number of instructions from it to the end of
+/// its gas block (0 for the traps standing for invalid branch targets).
 #[derive(Clone, Copy, Debug)]
 #[repr(C, align(16))]
 pub(crate) struct Inst {
-    pub op: Opcode,
+    /// The GP opcode byte, or one of the fused codes of [`fused`].
+    pub op: u8,
     pub a: u8,
     pub b: u8,
     pub d: u8,
     pub x: u32,
     pub y: u32,
     pub z: u32,
+}
+
+/// Fused instruction pairs (superinstructions) of the compact form.
+pub(crate) mod fused {
+    use crate::instructions::Opcode;
+
+    pub const ADD_IMM_64_BRANCH_LT_U: u8 = 240;
+    pub const ADD_64_BRANCH_LT_U: u8 = 241;
+    pub const SHLO_L_IMM_64_XOR: u8 = 242;
+    pub const SHLO_R_IMM_64_XOR: u8 = 243;
+    pub const LOAD_IND_U8_XOR: u8 = 244;
+    pub const LOAD_IND_U8_ADD_64: u8 = 245;
+    pub const MUL_64_ADD_64: u8 = 246;
+    pub const MUL_64_ADD_IMM_64: u8 = 247;
+    pub const STORE_IMM_IND_U8_ADD_64: u8 = 248;
+    pub const STORE_IND_U64_ADD_IMM_64: u8 = 249;
+    pub const ADD_IMM_64_JUMP_IND: u8 = 250;
+    pub const ADD_IMM_64_STORE_IND_U64: u8 = 251;
+    pub const LOAD_IND_U64_LOAD_IND_U64: u8 = 252;
+    pub const STORE_IND_U64_STORE_IND_U64: u8 = 253;
+
+    /// The fused code for a pair of consecutive opcodes, if there is one.
+    pub fn pair(first: Opcode, second: Opcode) -> Option<u8> {
+        use Opcode as O;
+        Some(match (first, second) {
+            (O::add_imm_64, O::branch_lt_u) => ADD_IMM_64_BRANCH_LT_U,
+            (O::add_64, O::branch_lt_u) => ADD_64_BRANCH_LT_U,
+            (O::shlo_l_imm_64, O::xor) => SHLO_L_IMM_64_XOR,
+            (O::shlo_r_imm_64, O::xor) => SHLO_R_IMM_64_XOR,
+            (O::load_ind_u8, O::xor) => LOAD_IND_U8_XOR,
+            (O::load_ind_u8, O::add_64) => LOAD_IND_U8_ADD_64,
+            (O::mul_64, O::add_64) => MUL_64_ADD_64,
+            (O::mul_64, O::add_imm_64) => MUL_64_ADD_IMM_64,
+            (O::store_imm_ind_u8, O::add_64) => STORE_IMM_IND_U8_ADD_64,
+            (O::store_ind_u64, O::add_imm_64) => STORE_IND_U64_ADD_IMM_64,
+            (O::add_imm_64, O::jump_ind) => ADD_IMM_64_JUMP_IND,
+            (O::add_imm_64, O::store_ind_u64) => ADD_IMM_64_STORE_IND_U64,
+            (O::load_ind_u64, O::load_ind_u64) => LOAD_IND_U64_LOAD_IND_U64,
+            (O::store_ind_u64, O::store_ind_u64) => STORE_IND_U64_STORE_IND_U64,
+            _ => return None,
+        })
+    }
 }
 
 /// One decoded instruction with its operands as the GP defines them (for the
@@ -92,9 +137,6 @@ pub struct Program {
     pub(crate) insts: Vec<Inst>,
     /// The program counter of each entry of `insts`.
     pub(crate) pcs: Vec<u32>,
-    /// Gas charged when entering at an entry: the number of instructions from it to the end
-    /// of its gas block (0 for the invalid-target traps).
-    pub(crate) cost: Vec<u32>,
     /// The jump table resolved to instruction indices (`INVALID_TARGET` when not in ϖ).
     pub(crate) jump_targets: Vec<u32>,
     n_real: usize,
@@ -401,7 +443,7 @@ impl Program {
         let mut extra: Vec<(Inst, u32)> = Vec::new();
         for d in &decoded {
             let mut inst = Inst {
-                op: d.opcode,
+                op: d.opcode as u8,
                 a: d.ra,
                 b: d.rb,
                 d: d.rd,
@@ -419,7 +461,7 @@ impl Program {
                         // A zero-cost trap reporting the branch's own pc.
                         let idx = (n_real + extra.len()) as u32;
                         extra.push((
-                            Inst { op: Opcode::trap, a: 0, b: 0, d: 0, x: 0, y: 0, z: 0 },
+                            Inst { op: Opcode::trap as u8, a: 0, b: 0, d: 0, x: 0, y: 0, z: 0 },
                             d.pc,
                         ));
                         idx
@@ -436,7 +478,7 @@ impl Program {
         // after ecalli, so that a host call sees the gas of the instructions before it only.
         let mut cost = vec![0u32; n_real + extra.len()];
         for i in (0..n_real).rev() {
-            let op = insts[i].op;
+            let op = decoded[i].opcode;
             let ends = op.is_terminator() || op == Opcode::ecalli || i + 1 == n_real;
             cost[i] = if ends { 1 } else { 1 + cost[i + 1] };
         }
@@ -444,7 +486,19 @@ impl Program {
             insts.push(inst);
             pcs.push(pc);
         }
-        Program { code, bitmask, jump_table, insts, pcs, cost, jump_targets, n_real, block_starts }
+        for (inst, &c) in insts.iter_mut().zip(&cost) {
+            inst.z = c;
+        }
+        // Superinstructions: a pair inside one gas block runs as one dispatch. The second
+        // entry keeps its own opcode, so entering there (or single-stepping) still works.
+        for i in 0..n_real.saturating_sub(1) {
+            if let Some(f) = fused::pair(decoded[i].opcode, decoded[i + 1].opcode) {
+                if !decoded[i].opcode.is_terminator() && decoded[i].opcode != Opcode::ecalli {
+                    insts[i].op = f;
+                }
+            }
+        }
+        Program { code, bitmask, jump_table, insts, pcs, jump_targets, n_real, block_starts }
     }
 
     /// The instruction data `c`.

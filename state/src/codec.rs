@@ -837,11 +837,8 @@ impl<T: Encode, L> Encode for FixedVec<T, L> {
 impl<T: Decode, L: FixedLen> Decode for FixedVec<T, L> {
     const MIN_SIZE: usize = 0;
     fn decode(r: &mut Reader<'_>) -> Result<Self, CodecError> {
-        let n = L::len(r.params());
-        if (n as u128) * (T::MIN_SIZE as u128) > r.remaining() as u128 {
-            return Err(r.error(CodecErrorKind::UnexpectedEnd));
-        }
-        decode_items(r, n).map(FixedVec::new)
+        // `n` comes from the parameters, and `decode_items` bounds the allocation by the input.
+        decode_items(r, L::len(r.params())).map(FixedVec::new)
     }
 }
 

@@ -6,3 +6,7 @@ pub mod hash;
 pub mod codec;
 pub mod params;
 pub mod types;
+pub mod keys;
+pub mod state;
+pub mod trace;
+pub mod store;

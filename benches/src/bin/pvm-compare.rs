@@ -184,7 +184,11 @@ fn print_table(kernels: &[Kernel], results: &HashMap<(&str, VmKind), Measurement
                 None => row.extend(["FAILED".to_owned(), "-".to_owned(), "-".to_owned()]),
             }
         }
-        row.push(native.map(fmt_ms_num).unwrap_or_else(|| "FAILED".to_owned()));
+        row.push(
+            native
+                .map(fmt_ms_num)
+                .unwrap_or_else(|| "FAILED".to_owned()),
+        );
         #[cfg(feature = "jam")]
         {
             let ours = results.get(&(name, VmKind::Ours)).map(Measurement::median);

@@ -162,7 +162,7 @@ impl PreimageState for Accounts {
             .is_some_and(|a| a.preimage_blobs.iter().any(|b| b.hash == *hash))
     }
 
-    fn lookup(&self, service: ServiceId, hash: &OpaqueHash, length: u32) -> Option<&[TimeSlot]> {
+    fn lookup(&self, service: ServiceId, hash: &OpaqueHash, length: u32) -> Option<Vec<TimeSlot>> {
         let key = PreimagesRequestsMapKey {
             hash: *hash,
             length,
@@ -171,7 +171,7 @@ impl PreimageState for Accounts {
             .preimage_requests
             .iter()
             .find(|r| r.key == key)
-            .map(|r| r.value.as_slice())
+            .map(|r| r.value.clone())
     }
 
     fn provide(&mut self, service: ServiceId, hash: OpaqueHash, blob: &[u8], slot: TimeSlot) {

@@ -25,7 +25,10 @@ impl Decode for RawState {
             let len = r.read_len(1)?;
             keyvals.push((key, r.take(len)?.to_vec()));
         }
-        Ok(RawState { state_root, keyvals })
+        Ok(RawState {
+            state_root,
+            keyvals,
+        })
     }
 }
 
@@ -79,5 +82,6 @@ pub fn step_files() -> Vec<PathBuf> {
 
 /// Decodes one step file.
 pub fn load_step(path: &std::path::Path, params: &Params) -> TraceStep {
-    decode_exact(&std::fs::read(path).unwrap(), params).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    decode_exact(&std::fs::read(path).unwrap(), params)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

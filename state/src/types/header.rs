@@ -4,6 +4,7 @@ use super::extrinsics::Extrinsic;
 use super::primitives::*;
 use super::safrole::TicketBody;
 use crate::codec::{Encode, EpochLen, FixedVec, ValidatorsLen};
+use crate::hash::blake2b_256;
 use crate::jam_codec;
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +56,11 @@ impl Header {
         v.truncate(v.len() - BandersnatchVrfSignature::LEN);
         v
     }
+
+    /// H(E(header)): the header hash.
+    pub fn hash(&self) -> HeaderHash {
+        OpaqueHash(blake2b_256(&self.encode()))
+    }
 }
 
 jam_codec! {
@@ -63,5 +69,66 @@ jam_codec! {
     pub struct Block {
         pub header: Header,
         pub extrinsic: Extrinsic,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{decode_exact, CodecErrorKind};
+    use crate::params::Params;
+
+    fn sample(p: &Params) -> Block {
+        let keys = (0..p.validators())
+            .map(|i| EpochMarkValidatorKeys {
+                bandersnatch: BandersnatchPublic([i as u8; 32]),
+                ed25519: Ed25519Public([0x80 | i as u8; 32]),
+            })
+            .collect();
+        Block {
+            header: Header {
+                slot: 42,
+                epoch_mark: Some(EpochMark {
+                    validators: keys,
+                    ..Default::default()
+                }),
+                author_index: 1,
+                offenders_mark: vec![Ed25519Public([7; 32])],
+                ..Default::default()
+            },
+            extrinsic: Extrinsic::default(),
+        }
+    }
+
+    #[test]
+    fn round_trip_and_error_path() {
+        let p = Params::tiny();
+        let b = sample(&p);
+        let bytes = b.encode();
+        assert_eq!(decode_exact::<Block>(&bytes, &p).unwrap(), b);
+        assert_eq!(
+            b.header.encode_unsigned().len() + 96,
+            b.header.encode().len()
+        );
+        // Cut inside validators[3].ed25519: parent, state root, extrinsic hash, slot, option tag,
+        // two entropies, three validators and the fourth's bandersnatch key, then 10 bytes.
+        let cut = 32 * 3 + 4 + 1 + 64 + 3 * 64 + 32 + 10;
+        let e = decode_exact::<Block>(&bytes[..cut], &p).unwrap_err();
+        assert_eq!(e.kind, CodecErrorKind::UnexpectedEnd);
+        assert_eq!(
+            e.path.to_string(),
+            "header.epoch_mark.validators[3].ed25519"
+        );
+        // The same bytes do not decode under the full parameters (1023 validators).
+        assert!(decode_exact::<Block>(&bytes, &Params::full()).is_err());
+    }
+
+    #[test]
+    fn json_round_trip() {
+        let p = Params::tiny();
+        let b = sample(&p);
+        let j = serde_json::to_value(&b).unwrap();
+        assert_eq!(j["header"]["tickets_mark"], serde_json::Value::Null);
+        assert_eq!(serde_json::from_value::<Block>(j).unwrap(), b);
     }
 }

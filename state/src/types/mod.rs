@@ -1,4 +1,4 @@
-//! JAM data types of `jam-types.asn` (GP v0.7.2), with the GP codec and the vectors' JSON form.
+//! JAM data types of `jam-types.asn` (GP v0.7.2 §4–§14; encodings per Appendix C), with the vectors' JSON form.
 //!
 //! Where things are:
 //! - `primitives`: `OpaqueHash` (and aliases `HeaderHash`, `StateRoot`, `Entropy`, ...),
@@ -35,4 +35,3 @@ pub use primitives::*;
 pub use safrole::*;
 pub use state::*;
 pub use work::*;
-mod stf_check;

@@ -4,6 +4,7 @@
 
 use super::primitives::*;
 use crate::codec::{Bytes, CodecError, CodecErrorKind, Decode, Encode, Reader};
+use crate::hash::blake2b_256;
 use crate::jam_codec;
 use serde::{Deserialize, Serialize};
 
@@ -270,5 +271,51 @@ jam_codec! {
         pub auth_output: Bytes,
         pub segment_root_lookup: SegmentRootLookup,
         pub results: Vec<WorkResult>,
+    }
+}
+
+impl WorkPackage {
+    /// H(E(p)): the work-package hash.
+    pub fn hash(&self) -> WorkPackageHash {
+        OpaqueHash(blake2b_256(&self.encode()))
+    }
+}
+
+impl WorkReport {
+    /// H(E(r)): the work-report hash.
+    pub fn hash(&self) -> WorkReportHash {
+        OpaqueHash(blake2b_256(&self.encode()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::decode_exact;
+    use crate::params::Params;
+
+    #[test]
+    fn exec_result_tags_and_json() {
+        let p = Params::tiny();
+        let all = [
+            WorkExecResult::Ok(Bytes(vec![1, 2])),
+            WorkExecResult::OutOfGas,
+            WorkExecResult::Panic,
+            WorkExecResult::BadExports,
+            WorkExecResult::BadCode,
+            WorkExecResult::CodeOversize,
+        ];
+        for (i, r) in all.iter().enumerate() {
+            let b = r.encode();
+            assert_eq!(b[0] as usize, i);
+            assert_eq!(&decode_exact::<WorkExecResult>(&b, &p).unwrap(), r);
+            let j = serde_json::to_value(r).unwrap();
+            assert_eq!(&serde_json::from_value::<WorkExecResult>(j).unwrap(), r);
+        }
+        assert_eq!(
+            serde_json::to_string(&WorkExecResult::Panic).unwrap(),
+            r#"{"panic":null}"#
+        );
+        assert!(decode_exact::<WorkExecResult>(&[6], &p).is_err());
     }
 }
