@@ -28,7 +28,7 @@ fn scratch_header() {
             iota: pre.component(c::STAGING_VALIDATORS, &p).unwrap(),
             ..Default::default()
         };
-        let gamma: (ValidatorsData, BandersnatchRingCommitment, TicketsOrKeys, TicketsAccumulator) = pre.component(c::SAFROLE, &p).unwrap();
+        let gamma: ((ValidatorsData, BandersnatchRingCommitment), (TicketsOrKeys, TicketsAccumulator)) = pre.component(c::SAFROLE, &p).unwrap(); let gamma = (gamma.0.0, gamma.0.1, gamma.1.0, gamma.1.1);
         let st = SafroleState { gamma_k: gamma.0, gamma_z: gamma.1, gamma_s: gamma.2, gamma_a: gamma.3, ..st };
         let y = jam_consensus::bandersnatch::vrf_output(&b.header.entropy_source.0).unwrap();
         let (post, out) = transition(&p, &ring, &st, &SafroleInput { slot: b.header.slot, entropy: OpaqueHash(y), extrinsic: &b.extrinsic.tickets, post_offenders: &[] }).unwrap();

@@ -14,3 +14,4 @@ pub mod history;
 pub mod statistics;
 pub mod authorizations;
 pub mod import;
+pub mod accumulate;

@@ -11,6 +11,7 @@ pub mod preimages;
 pub mod history;
 pub mod statistics;
 pub mod authorizations;
+pub mod accumulate;
 
 /// The STF suite names this runner knows.
 pub const SUITES: &[&str] = &[
@@ -36,6 +37,7 @@ pub fn run_file(name: &str, path: &Path) -> Vec<CaseOutcome> {
         "history" => history::run_file(path),
         "statistics" => statistics::run_file(path),
         "authorizations" => authorizations::run_file(path),
+        "accumulate" => accumulate::run_file(path),
         other => vec![CaseOutcome::of_file(
             path,
             Err(CaseError::failed(format!("stf suite `{other}` is not implemented yet"))),

@@ -39,7 +39,7 @@ pub mod memory;
 pub mod rocks;
 pub mod trie;
 
-use crate::hash::{blake2b_256, Hash};
+use crate::hash::{blake2b_256, Hash, ZERO_HASH};
 use crate::merkle::StateKey;
 use std::sync::Mutex;
 use thiserror::Error;
@@ -92,7 +92,8 @@ pub enum StateUpdate {
     /// The complete state dictionary (any order; a repeated key's last value wins).
     Full(Vec<(StateKey, Vec<u8>)>),
     /// Changes against the parent block's state: `Some` sets, `None` removes (any order; a
-    /// repeated key's last change wins). The parent must be in the store.
+    /// repeated key's last change wins). The parent must be in the store, or be the zero hash
+    /// (genesis: changes against the empty state).
     Changes(Vec<(StateKey, Option<Vec<u8>>)>),
 }
 
@@ -313,7 +314,7 @@ impl<B: KeyValueDb> TrieStore<B> {
     /// Adds to `batch` the pending nodes reachable from `hash` that the store lacks, with the
     /// values of new leaves. Stops at nodes already stored: their subtrees are complete.
     fn collect_new(&self, pending: &mut trie::Pending, hash: &Hash, batch: &mut Batch) -> Result<(), StoreError> {
-        if *hash == crate::hash::ZERO_HASH {
+        if *hash == ZERO_HASH {
             return Ok(());
         }
         let Some(rec) = pending.nodes.remove(hash) else {
@@ -355,8 +356,13 @@ impl<B: KeyValueDb> Store for TrieStore<B> {
         let root = match c.state {
             StateUpdate::Full(kvs) => trie::build_full(&mut pending, &trie::sort_dedup(kvs)),
             StateUpdate::Changes(changes) => {
-                let parent = self.block_info(&c.parent)?.ok_or(StoreError::UnknownBlock(c.parent))?;
-                trie::apply_changes(self, &mut pending, &parent.state_root, &trie::sort_dedup(changes))?
+                let base = match self.block_info(&c.parent)? {
+                    Some(parent) => parent.state_root,
+                    // Genesis: changes against the empty state.
+                    None if c.parent == ZERO_HASH => ZERO_HASH,
+                    None => return Err(StoreError::UnknownBlock(c.parent)),
+                };
+                trie::apply_changes(self, &mut pending, &base, &trie::sort_dedup(changes))?
             }
         };
         if root != c.state_root {
