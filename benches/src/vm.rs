@@ -141,6 +141,18 @@ pub fn median(times: &[Duration]) -> Duration {
     }
 }
 
+/// One checked, timed run: `prepare` (untimed), `execute` (timed), [`check`].
+pub fn timed_run(vm: &mut dyn Vm, kind: VmKind, spec: &KernelSpec) -> Result<(Duration, Outcome)> {
+    let in_context = |e: Error| Error(format!("{} on {}: {e}", spec.name, kind.label()));
+    vm.prepare().map_err(in_context)?;
+    let start = Instant::now();
+    let outcome = vm.execute();
+    let elapsed = start.elapsed();
+    let outcome = outcome.map_err(in_context)?;
+    check(spec, kind, &outcome)?;
+    Ok((elapsed, outcome))
+}
+
 /// Runs `vm` once untimed (warm-up) and then `runs` timed times; every run is checked with
 /// [`check`]. `progress(i, total)` is called before each run (i = 0 is the warm-up).
 pub fn measure(
@@ -154,13 +166,7 @@ pub fn measure(
     let mut last = None;
     for i in 0..=runs {
         progress(i, runs);
-        vm.prepare()?;
-        let start = Instant::now();
-        let outcome = vm.execute();
-        let elapsed = start.elapsed();
-        let outcome =
-            outcome.map_err(|e| Error(format!("{} on {}: {e}", spec.name, kind.label())))?;
-        check(spec, kind, &outcome)?;
+        let (elapsed, outcome) = timed_run(vm, kind, spec)?;
         if i > 0 {
             times.push(elapsed);
         }
@@ -170,6 +176,61 @@ pub fn measure(
         times,
         outcome: last.expect("at least the warm-up ran"),
     })
+}
+
+/// Like [`measure`] for several VMs on one kernel, interleaved: round 0 (warm-up) runs every
+/// VM once, then each of the `runs` timed rounds runs every VM once, in `kinds` order. On a
+/// shared machine this spreads load changes evenly over the VMs, which keeps the ratios
+/// meaningful. A VM that fails (creation, a run, or a wrong result) drops out with its error.
+/// `progress(round, runs, kind)` is called before each run.
+pub fn measure_interleaved(
+    kernel: &Kernel,
+    kinds: &[VmKind],
+    runs: usize,
+    mut progress: impl FnMut(usize, usize, VmKind),
+) -> Vec<(VmKind, Result<Measurement>)> {
+    struct Slot {
+        kind: VmKind,
+        vm: Result<Box<dyn Vm>>,
+        times: Vec<Duration>,
+        last: Option<Outcome>,
+    }
+    let mut slots: Vec<Slot> = kinds
+        .iter()
+        .map(|&kind| Slot {
+            kind,
+            vm: kind.create(kernel),
+            times: Vec::with_capacity(runs),
+            last: None,
+        })
+        .collect();
+    for round in 0..=runs {
+        for slot in &mut slots {
+            let Ok(vm) = &mut slot.vm else { continue };
+            progress(round, runs, slot.kind);
+            match timed_run(vm.as_mut(), slot.kind, &kernel.spec) {
+                Ok((elapsed, outcome)) => {
+                    if round > 0 {
+                        slot.times.push(elapsed);
+                    }
+                    slot.last = Some(outcome);
+                }
+                Err(e) => slot.vm = Err(e),
+            }
+        }
+    }
+    slots
+        .into_iter()
+        .map(|slot| {
+            let result = slot.vm.and_then(|_| {
+                Ok(Measurement {
+                    times: slot.times,
+                    outcome: slot.last.ok_or("no run")?,
+                })
+            });
+            (slot.kind, result)
+        })
+        .collect()
 }
 
 /// PolkaVM (either backend), 1 gas per instruction, synchronous metering.

@@ -11,7 +11,11 @@ pub fn first_diff(expected: &Value, got: &Value) -> Option<Mismatch> {
 fn walk(expected: &Value, got: &Value, path: &mut String) -> Option<Mismatch> {
     let here = |path: &String, e: &Value, g: &Value| {
         Some(Mismatch {
-            field: if path.is_empty() { "<root>".into() } else { path.clone() },
+            field: if path.is_empty() {
+                "<root>".into()
+            } else {
+                path.clone()
+            },
             expected: short(e),
             got: short(g),
         })
@@ -57,7 +61,11 @@ fn walk(expected: &Value, got: &Value, path: &mut String) -> Option<Mismatch> {
             }
             if e.len() != g.len() {
                 let p = format!("{path}.len()");
-                return Some(Mismatch { field: p, expected: e.len().to_string(), got: g.len().to_string() });
+                return Some(Mismatch {
+                    field: p,
+                    expected: e.len().to_string(),
+                    got: g.len().to_string(),
+                });
             }
             None
         }

@@ -23,7 +23,11 @@ pub struct Mismatch {
 
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: expected {}, got {}", self.field, self.expected, self.got)
+        write!(
+            f,
+            "{}: expected {}, got {}",
+            self.field, self.expected, self.got
+        )
     }
 }
 
@@ -73,12 +77,16 @@ pub struct CaseOutcome {
 
 impl CaseOutcome {
     pub fn of_file(path: &Path, result: CaseResult) -> Self {
-        CaseOutcome { name: path.display().to_string(), result }
+        CaseOutcome {
+            name: path.display().to_string(),
+            result,
+        }
     }
 }
-pub mod stf;
-pub mod trie;
-pub mod erasure;
-pub mod shuffle;
 pub mod codec;
+pub mod erasure;
 pub mod pvm;
+pub mod shuffle;
+pub mod stf;
+pub mod traces;
+pub mod trie;

@@ -11,19 +11,24 @@ use std::path::Path;
 use std::sync::Arc;
 
 fn field<'a>(v: &'a Value, name: &str) -> Result<&'a Value, CaseError> {
-    v.get(name).ok_or_else(|| CaseError::failed(format!("missing field `{name}`")))
+    v.get(name)
+        .ok_or_else(|| CaseError::failed(format!("missing field `{name}`")))
 }
 
 fn u64_of(v: &Value, what: &str) -> Result<u64, CaseError> {
-    v.as_u64().ok_or_else(|| CaseError::failed(format!("`{what}` is not a u64")))
+    v.as_u64()
+        .ok_or_else(|| CaseError::failed(format!("`{what}` is not a u64")))
 }
 
 fn u32_of(v: &Value, what: &str) -> Result<u32, CaseError> {
-    u64_of(v, what)?.try_into().map_err(|_| CaseError::failed(format!("`{what}` exceeds u32")))
+    u64_of(v, what)?
+        .try_into()
+        .map_err(|_| CaseError::failed(format!("`{what}` exceeds u32")))
 }
 
 fn i64_of(v: &Value, what: &str) -> Result<i64, CaseError> {
-    v.as_i64().ok_or_else(|| CaseError::failed(format!("`{what}` is not an i64")))
+    v.as_i64()
+        .ok_or_else(|| CaseError::failed(format!("`{what}` is not an i64")))
 }
 
 fn bytes_of(v: &Value, what: &str) -> Result<Vec<u8>, CaseError> {
@@ -39,9 +44,14 @@ fn bytes_of(v: &Value, what: &str) -> Result<Vec<u8>, CaseError> {
 }
 
 fn regs_of(v: &Value, what: &str) -> Result<[u64; 13], CaseError> {
-    let arr = v.as_array().ok_or_else(|| CaseError::failed(format!("`{what}` is not an array")))?;
+    let arr = v
+        .as_array()
+        .ok_or_else(|| CaseError::failed(format!("`{what}` is not an array")))?;
     if arr.len() != 13 {
-        return Err(CaseError::failed(format!("`{what}` has {} registers", arr.len())));
+        return Err(CaseError::failed(format!(
+            "`{what}` has {} registers",
+            arr.len()
+        )));
     }
     let mut regs = [0u64; 13];
     for (r, x) in regs.iter_mut().zip(arr) {
@@ -54,7 +64,12 @@ fn chunks_of(v: &Value, what: &str) -> Result<Vec<(u32, Vec<u8>)>, CaseError> {
     v.as_array()
         .ok_or_else(|| CaseError::failed(format!("`{what}` is not an array")))?
         .iter()
-        .map(|c| Ok((u32_of(field(c, "address")?, what)?, bytes_of(field(c, "contents")?, what)?)))
+        .map(|c| {
+            Ok((
+                u32_of(field(c, "address")?, what)?,
+                bytes_of(field(c, "contents")?, what)?,
+            ))
+        })
         .collect()
 }
 
@@ -73,7 +88,8 @@ fn run_case(case: &Value) -> CaseResult {
     let pc = u32_of(field(case, "initial-pc")?, "initial-pc")?;
     let gas = i64_of(field(case, "initial-gas")?, "initial-gas")?;
     let code = bytes_of(field(case, "program")?, "program")?;
-    let program = Program::from_code_blob(&code).map_err(|e| CaseError::failed(format!("program: {e}")))?;
+    let program =
+        Program::from_code_blob(&code).map_err(|e| CaseError::failed(format!("program: {e}")))?;
 
     let mut memory = Memory::new();
     let page_map = field(case, "initial-page-map")?
@@ -85,12 +101,22 @@ fn run_case(case: &Value) -> CaseResult {
         let writable = field(page, "is-writable")?
             .as_bool()
             .ok_or_else(|| CaseError::failed("`is-writable` is not a bool"))?;
-        memory.map(address, length, if writable { Access::ReadWrite } else { Access::ReadOnly });
+        memory.map(
+            address,
+            length,
+            if writable {
+                Access::ReadWrite
+            } else {
+                Access::ReadOnly
+            },
+        );
     }
     for (address, contents) in chunks_of(field(case, "initial-memory")?, "initial-memory")? {
-        memory
-            .write_init(address, &contents)
-            .map_err(|p| CaseError::failed(format!("initial memory at {address:#x}: page {p:#x} not mapped")))?;
+        memory.write_init(address, &contents).map_err(|p| {
+            CaseError::failed(format!(
+                "initial memory at {address:#x}: page {p:#x} not mapped"
+            ))
+        })?;
     }
 
     let mut inst = Instance::new(Arc::new(program), memory, regs, pc, gas);
@@ -100,13 +126,21 @@ fn run_case(case: &Value) -> CaseResult {
         .as_str()
         .ok_or_else(|| CaseError::failed("`expected-status` is not a string"))?;
     if status_name(exit) != expected_status {
-        return Err(CaseError::mismatch("expected-status", expected_status, status_name(exit)));
+        return Err(CaseError::mismatch(
+            "expected-status",
+            expected_status,
+            status_name(exit),
+        ));
     }
     if let Exit::PageFault(addr) = exit {
         if let Some(v) = case.get("expected-page-fault-address") {
             let expected = u32_of(v, "expected-page-fault-address")?;
             if expected != addr {
-                return Err(CaseError::mismatch("expected-page-fault-address", expected, addr));
+                return Err(CaseError::mismatch(
+                    "expected-page-fault-address",
+                    expected,
+                    addr,
+                ));
             }
         }
     }
@@ -134,7 +168,11 @@ fn run_case(case: &Value) -> CaseResult {
             ));
         }
         if got != contents {
-            return Err(CaseError::mismatch(format!("expected-memory[{address:#x}]"), &contents, &got));
+            return Err(CaseError::mismatch(
+                format!("expected-memory[{address:#x}]"),
+                &contents,
+                &got,
+            ));
         }
     }
     Ok(())
@@ -145,7 +183,8 @@ pub fn run_file(path: &Path) -> Vec<CaseOutcome> {
     let result = std::fs::read(path)
         .map_err(|e| CaseError::failed(format!("read {}: {e}", path.display())))
         .and_then(|bytes| {
-            serde_json::from_slice::<Value>(&bytes).map_err(|e| CaseError::failed(format!("json: {e}")))
+            serde_json::from_slice::<Value>(&bytes)
+                .map_err(|e| CaseError::failed(format!("json: {e}")))
         })
         .and_then(|case| run_case(&case));
     vec![CaseOutcome::of_file(path, result)]

@@ -43,7 +43,10 @@ impl Suite {
 pub fn classify(path: &Path) -> Option<Suite> {
     let file = path.file_name()?.to_str()?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    let comps: Vec<&str> = path.components().filter_map(|c| c.as_os_str().to_str()).collect();
+    let comps: Vec<&str> = path
+        .components()
+        .filter_map(|c| c.as_os_str().to_str())
+        .collect();
     // The deepest recognised folder name decides (a path may contain e.g. both `stf` and `traces`
     // higher up); the file name itself is not a folder.
     let dirs = &comps[..comps.len().saturating_sub(1)];
@@ -88,8 +91,9 @@ fn walk(path: &Path, out: &mut Vec<(Suite, PathBuf)>) -> std::io::Result<()> {
     let meta = std::fs::metadata(path)
         .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
     if meta.is_dir() {
-        let mut entries: Vec<PathBuf> =
-            std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()?;
         entries.sort();
         for e in entries {
             walk(&e, out)?;
@@ -109,10 +113,7 @@ pub fn run_file(suite: &Suite, path: &Path) -> Vec<CaseOutcome> {
         Suite::Trie => crate::trie::run_file(path),
         Suite::Pvm => crate::pvm::run_file(path),
         Suite::Stf(name) => crate::stf::run_file(name, path),
-        Suite::Traces => vec![CaseOutcome::of_file(
-            path,
-            Err(CaseError::failed("traces: block import is not implemented yet")),
-        )],
+        Suite::Traces => crate::traces::run_file(path),
     }));
     result.unwrap_or_else(|panic| {
         let msg = panic
@@ -120,7 +121,10 @@ pub fn run_file(suite: &Suite, path: &Path) -> Vec<CaseOutcome> {
             .cloned()
             .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "unknown panic".into());
-        vec![CaseOutcome::of_file(path, Err(CaseError::failed(format!("panicked: {msg}"))))]
+        vec![CaseOutcome::of_file(
+            path,
+            Err(CaseError::failed(format!("panicked: {msg}"))),
+        )]
     })
 }
 
@@ -131,7 +135,10 @@ pub struct Report {
 
 impl Report {
     pub fn passed(&self) -> usize {
-        self.outcomes.iter().filter(|(_, o)| o.result.is_ok()).count()
+        self.outcomes
+            .iter()
+            .filter(|(_, o)| o.result.is_ok())
+            .count()
     }
     pub fn failed(&self) -> usize {
         self.outcomes.len() - self.passed()
@@ -181,8 +188,10 @@ pub fn run(cases: &[(Suite, PathBuf)]) -> Report {
     let outcomes: Vec<Vec<(Suite, CaseOutcome)>> = cases
         .par_iter()
         .map(|(suite, path)| {
-            let r: Vec<_> =
-                run_file(suite, path).into_iter().map(|o| (suite.clone(), o)).collect();
+            let r: Vec<_> = run_file(suite, path)
+                .into_iter()
+                .map(|o| (suite.clone(), o))
+                .collect();
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
             if tty && (n % 8 == 0 || n == total) {
                 let mut err = std::io::stderr().lock();
@@ -194,7 +203,9 @@ pub fn run(cases: &[(Suite, PathBuf)]) -> Report {
             r
         })
         .collect();
-    Report { outcomes: outcomes.into_iter().flatten().collect() }
+    Report {
+        outcomes: outcomes.into_iter().flatten().collect(),
+    }
 }
 
 /// Writes the human report: one line per failing case, a table per suite, then exactly
@@ -211,7 +222,12 @@ pub fn print_report(report: &Report, out: &mut impl Write) -> std::io::Result<()
     for (name, (p, f)) in &per {
         writeln!(out, "{name:<width$}  {p:>7}  {f:>7}")?;
     }
-    writeln!(out, "{} passed, {} failed", report.passed(), report.failed())
+    writeln!(
+        out,
+        "{} passed, {} failed",
+        report.passed(),
+        report.failed()
+    )
 }
 
 #[cfg(test)]
@@ -223,13 +239,22 @@ mod tests {
         let c = |p: &str| classify(Path::new(p));
         assert_eq!(c("v/codec/tiny/header_0.bin"), Some(Suite::Codec));
         assert_eq!(c("v/codec/tiny/header_0.json"), None);
-        assert_eq!(c("v/stf/safrole/tiny/a-1.bin"), Some(Suite::Stf("safrole".into())));
+        assert_eq!(
+            c("v/stf/safrole/tiny/a-1.bin"),
+            Some(Suite::Stf("safrole".into()))
+        );
         assert_eq!(c("v/stf/safrole/zcash-srs-2-11-uncompressed.bin"), None);
         assert_eq!(c("v/traces/fallback/00000001.bin"), Some(Suite::Traces));
         assert_eq!(c("v/traces/fallback/genesis.bin"), None);
         assert_eq!(c("v/traces/safrole/00000001.bin"), Some(Suite::Traces));
-        assert_eq!(c("v/stf/traces/tiny/x.bin"), Some(Suite::Stf("traces".into())));
-        assert_eq!(c("pvm-test-vectors/programs/inst_add_32.json"), Some(Suite::Pvm));
+        assert_eq!(
+            c("v/stf/traces/tiny/x.bin"),
+            Some(Suite::Stf("traces".into()))
+        );
+        assert_eq!(
+            c("pvm-test-vectors/programs/inst_add_32.json"),
+            Some(Suite::Pvm)
+        );
         assert_eq!(c("v/shuffle/shuffle_tests.json"), Some(Suite::Shuffle));
         assert_eq!(c("v/trie/trie.json"), Some(Suite::Trie));
         assert_eq!(c("v/README.md"), None);

@@ -10,10 +10,15 @@ const SOURCE_HINT: &str = "get them from the public repository davxy/jam-test-ve
 fn resolve(var: &str, default_rel: &str) -> PathBuf {
     let dir = match std::env::var_os(var) {
         Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(default_rel),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(default_rel),
     };
     if !dir.is_dir() {
-        panic!("test vectors not found at {} ({var}): {SOURCE_HINT}", dir.display());
+        panic!(
+            "test vectors not found at {} ({var}): {SOURCE_HINT}",
+            dir.display()
+        );
     }
     dir
 }

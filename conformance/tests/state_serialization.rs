@@ -78,13 +78,6 @@ impl KeyStats {
 
 /// Checks one raw state; `Err` names the first problem.
 fn check_state(raw: &RawState, params: &Params, what: &str) -> Result<(), String> {
-    let file_root = raw.computed_root();
-    if file_root != raw.state_root {
-        return Err(format!(
-            "{what}: merkle::state_root(keyvals) = {file_root} but state_root = {}",
-            raw.state_root
-        ));
-    }
     let state = raw.to_state(params).map_err(|e| format!("{what}: {e}"))?;
     let kvs = state.to_key_values();
     let mut expected = raw.pairs();
@@ -105,6 +98,13 @@ fn check_state(raw: &RawState, params: &Params, what: &str) -> Result<(), String
             w.len()
         ));
     }
+    let file_root = raw.computed_root();
+    if file_root != raw.state_root {
+        return Err(format!(
+            "{what}: round trip ok, but merkle::state_root(keyvals) = {file_root}, state_root = {}",
+            raw.state_root
+        ));
+    }
     if merkle::state_root(&kvs) != raw.state_root.0 {
         return Err(format!("{what}: root of re-serialised key/values differs"));
     }
@@ -112,7 +112,9 @@ fn check_state(raw: &RawState, params: &Params, what: &str) -> Result<(), String
         return Err(format!("{what}: State::state_root differs"));
     }
     let mut cache = StateRootCache::default();
-    if state.state_root_cached(&mut cache) != raw.state_root.0 {
+    if state.state_root_cached(&mut cache) != raw.state_root.0
+        || state.state_root_cached(&mut cache) != raw.state_root.0
+    {
         return Err(format!("{what}: State::state_root_cached differs"));
     }
     Ok(())
@@ -132,12 +134,12 @@ fn files_of(set: &str) -> Vec<PathBuf> {
     files
 }
 
-fn check_step(path: &Path, params: &Params) -> Result<TraceStep, String> {
+fn check_step(path: &Path, params: &Params) -> Result<(TraceStep, Result<(), String>), String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     let step: TraceStep = decode_exact(&bytes, params).map_err(|e| format!("decode: {e}"))?;
-    check_state(&step.pre_state, params, "pre_state")?;
-    check_state(&step.post_state, params, "post_state")?;
-    Ok(step)
+    let r = check_state(&step.pre_state, params, "pre_state")
+        .and_then(|()| check_state(&step.post_state, params, "post_state"));
+    Ok((step, r))
 }
 
 #[test]
@@ -167,7 +169,8 @@ fn trace_states_round_trip() {
             Err(e) => failures.push(format!("{set}/genesis.bin: {e}")),
         }
         let files = files_of(set);
-        let results: Vec<(PathBuf, Result<TraceStep, String>)> = files
+        type Checked = Result<(TraceStep, Result<(), String>), String>;
+        let results: Vec<(PathBuf, Checked)> = files
             .par_iter()
             .map(|p| (p.clone(), check_step(p, &params)))
             .collect();
@@ -175,10 +178,13 @@ fn trace_states_round_trip() {
         for (p, r) in results {
             steps += 1;
             match r {
-                Ok(step) => {
+                Ok((step, r)) => {
                     stats.add(&step.pre_state);
                     stats.add(&step.post_state);
                     max_keys = max_keys.max(step.post_state.keyvals.len());
+                    if let Err(e) = r {
+                        failures.push(format!("{}: {e}", p.display()));
+                    }
                 }
                 Err(e) => failures.push(format!("{}: {e}", p.display())),
             }
@@ -206,7 +212,11 @@ fn trace_states_round_trip() {
         steps,
         failures.len()
     );
-    assert!(failures.is_empty(), "{} trace states failed", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} trace states failed",
+        failures.len()
+    );
     assert_eq!(steps, 600, "expected 600 trace steps");
     assert_eq!(genesis_count, 6, "expected 6 genesis files");
 }
@@ -218,7 +228,13 @@ fn trace_steps_chain() {
     let params = Params::tiny();
     for set in SETS {
         let g: Genesis = decode_exact(
-            &std::fs::read(jam_vectors_dir().join("traces").join(set).join("genesis.bin")).unwrap(),
+            &std::fs::read(
+                jam_vectors_dir()
+                    .join("traces")
+                    .join(set)
+                    .join("genesis.bin"),
+            )
+            .unwrap(),
             &params,
         )
         .unwrap();
@@ -242,5 +258,49 @@ fn trace_steps_chain() {
             roots.insert(p, prev_root);
         }
         assert_eq!(roots.len(), 100, "{set}");
+    }
+}
+
+/// Prints (asserts nothing about time) what serialising and Merklizing a state costs, uncached
+/// and with `StateRootCache` carried from one step's post-state to the next.
+#[test]
+fn trace_state_root_cost() {
+    let params = Params::tiny();
+    for set in ["storage", "preimages"] {
+        let states: Vec<State> = files_of(set)
+            .iter()
+            .map(|p| {
+                let step: TraceStep = decode_exact(&std::fs::read(p).unwrap(), &params).unwrap();
+                step.post_state.to_state(&params).unwrap()
+            })
+            .collect();
+        let t = std::time::Instant::now();
+        let mut bytes = 0;
+        for s in &states {
+            bytes += s
+                .to_key_values()
+                .iter()
+                .map(|(_, v)| v.len())
+                .sum::<usize>();
+        }
+        let kv_time = t.elapsed();
+        let t = std::time::Instant::now();
+        let roots: Vec<_> = states.iter().map(State::state_root).collect();
+        let root_time = t.elapsed();
+        let mut cache = StateRootCache::default();
+        let t = std::time::Instant::now();
+        for (s, r) in states.iter().zip(&roots) {
+            assert_eq!(s.state_root_cached(&mut cache), *r);
+        }
+        let cached_time = t.elapsed();
+        let n = states.len() as u32;
+        eprintln!(
+            "{set}: {n} states, {} KiB serialised on average; per state: to_key_values {:?}, \
+             state_root {:?}, state_root_cached {:?}",
+            bytes / states.len() / 1024,
+            kv_time / n,
+            root_time / n,
+            cached_time / n
+        );
     }
 }

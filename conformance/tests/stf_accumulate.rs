@@ -32,7 +32,10 @@ fn stf_accumulate_vectors() {
 /// The tiny JSON twins decode (serde) to the same cases as the binary files (codec).
 #[test]
 fn stf_accumulate_json_twins_match_binaries() {
-    let dir = jam_vectors_dir().join("stf").join("accumulate").join("tiny");
+    let dir = jam_vectors_dir()
+        .join("stf")
+        .join("accumulate")
+        .join("tiny");
     let params = jam_state::params::Params::tiny();
     let mut n = 0;
     for e in std::fs::read_dir(&dir).expect("accumulate tiny vectors folder") {

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use crate::memory::{Memory, RESERVED};
+use crate::memory::{fast, Memory, RESERVED};
 use crate::program::{Instruction, Program, INVALID_TARGET};
 
 /// Why the machine stopped (ε of GP A.1).
@@ -332,21 +332,59 @@ fn execute<T: Tracer, const SLOW: bool>(
             goto!(t)
         }};
     }
+    // The page table never moves while `mem` is borrowed here; see `Memory::table_ptr`.
+    let table = mem.table_ptr();
     macro_rules! ld {
         ($f:ident, $addr:expr, $dst:expr, $conv:expr) => {{
-            match mem.$f($addr) {
-                Ok(v) => set!($dst, $conv(v)),
-                Err(a) => exit!(Outcome::Fault(a)),
-            }
+            let addr: u32 = $addr;
+            // SAFETY: `table` belongs to `mem`, which is not otherwise borrowed.
+            let v = match unsafe { fast::$f(table, addr) } {
+                Some(v) => v,
+                None => match mem.load_slow(addr, width!($f)) {
+                    Ok(v) => v,
+                    Err(a) => exit!(Outcome::Fault(a)),
+                },
+            };
+            set!($dst, $conv(v))
         }};
     }
     macro_rules! st {
         ($f:ident, $addr:expr, $val:expr) => {{
-            match mem.$f($addr, $val) {
-                Ok(()) => {}
-                Err(a) => exit!(Outcome::Fault(a)),
+            let addr: u32 = $addr;
+            let val: u64 = $val;
+            // SAFETY: `table` belongs to `mem`, which is not otherwise borrowed.
+            if !unsafe { fast::$f(table, addr, val) } {
+                if let Err(a) = mem.store_slow(addr, width!($f), val) {
+                    exit!(Outcome::Fault(a));
+                }
             }
         }};
+    }
+    macro_rules! width {
+        (load_u8) => {
+            1
+        };
+        (load_u16) => {
+            2
+        };
+        (load_u32) => {
+            4
+        };
+        (load_u64) => {
+            8
+        };
+        (store_u8) => {
+            1
+        };
+        (store_u16) => {
+            2
+        };
+        (store_u32) => {
+            4
+        };
+        (store_u64) => {
+            8
+        };
     }
     macro_rules! load {
         ($f:ident, $addr:expr, $dst:expr, $conv:expr) => {{
@@ -920,6 +958,30 @@ fn execute<T: Tracer, const SLOW: bool>(
                 second!();
                 store!(store_u64, (reg!(b!()) as u32).wrapping_add(x!()), reg!(a!()))
             }
+            f::MOVE_REG_ADD_IMM_64 => {
+                set!(a!(), reg!(b!()));
+                second!();
+                set!(a!(), reg!(b!()).wrapping_add(sx(x!())));
+                next!()
+            }
+            f::ADD_IMM_64_LOAD_IMM_JUMP => {
+                set!(a!(), reg!(b!()).wrapping_add(sx(x!())));
+                second!();
+                set!(a!(), sx(x!()));
+                goto!(y!())
+            }
+            f::ADD_64_LOAD_IND_U64 => {
+                set!(d!(), reg!(a!()).wrapping_add(reg!(b!())));
+                second!();
+                load!(load_u64, (reg!(b!()) as u32).wrapping_add(x!()), a!(), id)
+            }
+            f::LOAD_IND_U64_ADD_IMM_64 => {
+                ld!(load_u64, (reg!(b!()) as u32).wrapping_add(x!()), a!(), id);
+                second!();
+                set!(a!(), reg!(b!()).wrapping_add(sx(x!())));
+                next!()
+            }
+            // Opcodes are decoded from the table above; nothing else reaches here.
             _ => exit!(Outcome::Panic),
         }
     }

@@ -308,9 +308,16 @@ impl Memory {
         self.first_fault(addr, len, write)
     }
 
+    /// The page table, for the interpreter's inlined fast paths. The table is allocated once
+    /// and never moves; entries change only through `&mut self` methods.
+    #[inline(always)]
+    pub(crate) fn table_ptr(&self) -> *const usize {
+        self.table.as_ptr()
+    }
+
     #[cold]
     #[inline(never)]
-    fn load_slow(&self, addr: u32, len: u32) -> Result<u64, u32> {
+    pub(crate) fn load_slow(&self, addr: u32, len: u32) -> Result<u64, u32> {
         if let Some(a) = self.fault_of(addr, len, false) {
             return Err(a);
         }
@@ -321,7 +328,7 @@ impl Memory {
 
     #[cold]
     #[inline(never)]
-    fn store_slow(&mut self, addr: u32, len: u32, value: u64) -> Result<(), u32> {
+    pub(crate) fn store_slow(&mut self, addr: u32, len: u32, value: u64) -> Result<(), u32> {
         if let Some(a) = self.fault_of(addr, len, true) {
             return Err(a);
         }
@@ -332,48 +339,97 @@ impl Memory {
 
 macro_rules! guest_access {
     ($load:ident, $store:ident, $ty:ty) => {
-        impl Memory {
-            /// Guest load; `Err` holds the address of the first inaccessible byte.
-            #[inline(always)]
-            pub(crate) fn $load(&self, addr: u32) -> Result<u64, u32> {
-                const N: usize = std::mem::size_of::<$ty>();
-                // SAFETY: addr / PAGE_SIZE < 2^20 = table length.
-                let e = unsafe { *self.table.get_unchecked((addr / PAGE_SIZE) as usize) };
-                let off = addr as usize & PAGE_MASK;
-                if e & F_READ != 0 && off <= PAGE_SIZE as usize - N {
-                    // SAFETY: readable pages are backed by a PAGE_SIZE buffer (owned or the
-                    // zero page) and off + N <= PAGE_SIZE.
-                    let v = unsafe { ptr::read_unaligned(((e & !PAGE_MASK) + off) as *const $ty) };
-                    Ok(<$ty>::from_le(v) as u64)
-                } else {
-                    self.load_slow(addr, N as u32)
-                }
+        /// Guest load fast path: `None` when the access needs [`Memory::load_slow`].
+        ///
+        /// # Safety
+        /// `table` must be [`Memory::table_ptr`] of a live `Memory` not mutably borrowed.
+        #[inline(always)]
+        pub(crate) unsafe fn $load(table: *const usize, addr: u32) -> Option<u64> {
+            const N: usize = std::mem::size_of::<$ty>();
+            // SAFETY: addr / PAGE_SIZE < 2^20 = table length.
+            let e = unsafe { *table.add((addr / PAGE_SIZE) as usize) };
+            let off = addr as usize & PAGE_MASK;
+            if e & F_READ != 0 && off <= PAGE_SIZE as usize - N {
+                // SAFETY: readable pages are backed by a PAGE_SIZE buffer (owned or the
+                // zero page) and off + N <= PAGE_SIZE.
+                let v = unsafe { ptr::read_unaligned(((e & !PAGE_MASK) + off) as *const $ty) };
+                Some(<$ty>::from_le(v) as u64)
+            } else {
+                None
             }
+        }
 
-            /// Guest store; `Err` holds the address of the first unwritable byte.
-            #[inline(always)]
-            pub(crate) fn $store(&mut self, addr: u32, value: u64) -> Result<(), u32> {
-                const N: usize = std::mem::size_of::<$ty>();
-                // SAFETY: addr / PAGE_SIZE < 2^20 = table length.
-                let e = unsafe { *self.table.get_unchecked((addr / PAGE_SIZE) as usize) };
-                let off = addr as usize & PAGE_MASK;
-                if e & F_WRITE != 0 && off <= PAGE_SIZE as usize - N {
-                    // SAFETY: F_WRITE pages are backed by an owned PAGE_SIZE buffer (never the
-                    // zero page) and off + N <= PAGE_SIZE.
-                    unsafe { ptr::write_unaligned(((e & !PAGE_MASK) + off) as *mut $ty, (value as $ty).to_le()) };
-                    Ok(())
-                } else {
-                    self.store_slow(addr, N as u32, value)
-                }
+        /// Guest store fast path: false when the access needs [`Memory::store_slow`].
+        ///
+        /// # Safety
+        /// `table` must be [`Memory::table_ptr`] of a live `Memory` not otherwise borrowed.
+        #[inline(always)]
+        pub(crate) unsafe fn $store(table: *const usize, addr: u32, value: u64) -> bool {
+            const N: usize = std::mem::size_of::<$ty>();
+            // SAFETY: addr / PAGE_SIZE < 2^20 = table length.
+            let e = unsafe { *table.add((addr / PAGE_SIZE) as usize) };
+            let off = addr as usize & PAGE_MASK;
+            if e & F_WRITE != 0 && off <= PAGE_SIZE as usize - N {
+                // SAFETY: F_WRITE pages are backed by an owned PAGE_SIZE buffer (never the
+                // zero page) and off + N <= PAGE_SIZE.
+                unsafe { ptr::write_unaligned(((e & !PAGE_MASK) + off) as *mut $ty, (value as $ty).to_le()) };
+                true
+            } else {
+                false
             }
         }
     };
 }
 
-guest_access!(load_u8, store_u8, u8);
-guest_access!(load_u16, store_u16, u16);
-guest_access!(load_u32, store_u32, u32);
-guest_access!(load_u64, store_u64, u64);
+/// Inlined guest access fast paths used by the interpreter.
+pub(crate) mod fast {
+    use super::*;
+    guest_access!(load_u8, store_u8, u8);
+    guest_access!(load_u16, store_u16, u16);
+    guest_access!(load_u32, store_u32, u32);
+    guest_access!(load_u64, store_u64, u64);
+}
+
+impl Memory {
+    #[cfg(test)]
+    fn load_u8(&self, addr: u32) -> Result<u64, u32> {
+        // SAFETY: own table, shared borrow.
+        unsafe { fast::load_u8(self.table_ptr(), addr) }.map_or_else(|| self.load_slow(addr, 1), Ok)
+    }
+    #[cfg(test)]
+    fn load_u16(&self, addr: u32) -> Result<u64, u32> {
+        // SAFETY: as above.
+        unsafe { fast::load_u16(self.table_ptr(), addr) }.map_or_else(|| self.load_slow(addr, 2), Ok)
+    }
+    #[cfg(test)]
+    fn load_u32(&self, addr: u32) -> Result<u64, u32> {
+        // SAFETY: as above.
+        unsafe { fast::load_u32(self.table_ptr(), addr) }.map_or_else(|| self.load_slow(addr, 4), Ok)
+    }
+    #[cfg(test)]
+    fn load_u64(&self, addr: u32) -> Result<u64, u32> {
+        // SAFETY: as above.
+        unsafe { fast::load_u64(self.table_ptr(), addr) }.map_or_else(|| self.load_slow(addr, 8), Ok)
+    }
+    #[cfg(test)]
+    fn store_u32(&mut self, addr: u32, v: u64) -> Result<(), u32> {
+        // SAFETY: own table, exclusive borrow.
+        if unsafe { fast::store_u32(self.table_ptr(), addr, v) } {
+            Ok(())
+        } else {
+            self.store_slow(addr, 4, v)
+        }
+    }
+    #[cfg(test)]
+    fn store_u64(&mut self, addr: u32, v: u64) -> Result<(), u32> {
+        // SAFETY: own table, exclusive borrow.
+        if unsafe { fast::store_u64(self.table_ptr(), addr, v) } {
+            Ok(())
+        } else {
+            self.store_slow(addr, 8, v)
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -78,6 +78,10 @@ pub(crate) mod fused {
     pub const ADD_IMM_64_STORE_IND_U64: u8 = 251;
     pub const LOAD_IND_U64_LOAD_IND_U64: u8 = 252;
     pub const STORE_IND_U64_STORE_IND_U64: u8 = 253;
+    pub const MOVE_REG_ADD_IMM_64: u8 = 236;
+    pub const ADD_IMM_64_LOAD_IMM_JUMP: u8 = 237;
+    pub const ADD_64_LOAD_IND_U64: u8 = 238;
+    pub const LOAD_IND_U64_ADD_IMM_64: u8 = 239;
 
     /// The fused code for a pair of consecutive opcodes, if there is one.
     pub fn pair(first: Opcode, second: Opcode) -> Option<u8> {
@@ -97,6 +101,10 @@ pub(crate) mod fused {
             (O::add_imm_64, O::store_ind_u64) => ADD_IMM_64_STORE_IND_U64,
             (O::load_ind_u64, O::load_ind_u64) => LOAD_IND_U64_LOAD_IND_U64,
             (O::store_ind_u64, O::store_ind_u64) => STORE_IND_U64_STORE_IND_U64,
+            (O::move_reg, O::add_imm_64) => MOVE_REG_ADD_IMM_64,
+            (O::add_imm_64, O::load_imm_jump) => ADD_IMM_64_LOAD_IMM_JUMP,
+            (O::add_64, O::load_ind_u64) => ADD_64_LOAD_IND_U64,
+            (O::load_ind_u64, O::add_imm_64) => LOAD_IND_U64_ADD_IMM_64,
             _ => return None,
         })
     }

@@ -199,3 +199,35 @@ fn bench_kernels() {
         println!("{name:6} a0={a0:<22} instructions={used:<11} best={:8.2} ms  {:7.1} M instr/s", best * 1e3, used as f64 / best / 1e6);
     }
 }
+
+/// Fused pairs, per-block gas and the slow path must agree with single-stepping (tracing
+/// runs without fusion) at every gas level, including out-of-gas inside fused pairs.
+#[test]
+fn fast_path_matches_single_stepping() {
+    for &(name, stack) in KERNELS {
+        let Ok(code) = std::fs::read(bench_dir().join(format!("{name}.code.bin"))) else { return };
+        let p = Arc::new(Program::from_code_blob(&code).unwrap());
+        for gas in (0..400).chain([1000, 5000]) {
+            let mk = || {
+                let sp: u32 = 0xfefe_0000;
+                let mut mem = Memory::new();
+                mem.map(sp - stack, stack, Access::ReadWrite);
+                let mut regs = [0u64; 13];
+                regs[0] = 0xffff_0000;
+                regs[1] = sp as u64;
+                Instance::new(p.clone(), mem, regs, 0, gas)
+            };
+            let mut fast = mk();
+            let mut slow = mk();
+            let e1 = fast.run();
+            let mut steps = 0u64;
+            let e2 = slow.run_traced(&mut |_| steps += 1);
+            assert_eq!(e1, e2, "{name} gas {gas}");
+            assert_eq!((fast.regs, fast.pc, fast.gas), (slow.regs, slow.pc, slow.gas), "{name} gas {gas}");
+            if e1 == Exit::OutOfGas {
+                assert_eq!(fast.gas, -1);
+                assert_eq!(steps as i64, gas, "{name}: instructions executed");
+            }
+        }
+    }
+}

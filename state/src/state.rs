@@ -398,7 +398,7 @@ impl State {
         });
         cache.entries = next;
         leaves.sort_unstable_by(|a, b| merkle::trie_key_cmp(&a.0, &b.0));
-        root_of_leaves(&leaves, 0)
+        root_of_leaves(&leaves, 0, trie_msb_first())
     }
 }
 
@@ -410,16 +410,34 @@ pub struct StateRootCache {
 }
 
 /// `M` over precomputed leaf hashes sorted in trie order (same shape as `merkle::state_root`).
-fn root_of_leaves(leaves: &[(StateKey, Hash)], depth: usize) -> Hash {
+/// The bit order follows `merkle::trie_key_cmp` (see [`trie_bit`]).
+fn root_of_leaves(leaves: &[(StateKey, Hash)], depth: usize, msb_first: bool) -> Hash {
     match leaves {
         [] => crate::hash::ZERO_HASH,
         [(_, h)] => *h,
         _ => {
-            let split = leaves.partition_point(|(k, _)| (k[depth >> 3] >> (depth & 7)) & 1 == 0);
+            let split = leaves.partition_point(|(k, _)| !trie_bit(k, depth, msb_first));
             let (l, r) = leaves.split_at(split);
-            merkle::branch_hash(&root_of_leaves(l, depth + 1), &root_of_leaves(r, depth + 1))
+            merkle::branch_hash(
+                &root_of_leaves(l, depth + 1, msb_first),
+                &root_of_leaves(r, depth + 1, msb_first),
+            )
         }
     }
+}
+
+/// Whether the trie reads each key octet most significant bit first, as `merkle::trie_key_cmp`
+/// orders keys (`[0x01, …]` before `[0x80, …]` exactly when it does).
+fn trie_msb_first() -> bool {
+    merkle::trie_key_cmp(&keys::component_key(0x01), &keys::component_key(0x80))
+        == std::cmp::Ordering::Less
+}
+
+/// Bit `i` of `key` in the trie's bit order.
+#[inline]
+fn trie_bit(key: &StateKey, i: usize, msb_first: bool) -> bool {
+    let shift = if msb_first { 7 - (i & 7) } else { i & 7 };
+    (key[i >> 3] >> shift) & 1 == 1
 }
 
 #[cfg(test)]
@@ -449,6 +467,30 @@ mod tests {
         assert_eq!(s.state_root_cached(&mut cache), s.state_root());
         s.timeslot = 8;
         assert_eq!(s.state_root_cached(&mut cache), s.state_root());
+    }
+
+    /// The cached root agrees with `merkle::state_root` on many keys sharing prefixes.
+    #[test]
+    fn cached_root_matches_merkle() {
+        let p = Params::tiny();
+        let mut s = State::empty(&p);
+        for svc in 0..4u32 {
+            s.accounts.insert(svc, ServiceInfo::default());
+            for i in 0..50u32 {
+                let len = (i as usize * 7) % 70;
+                s.service_data
+                    .insert(keys::storage_key(svc, &i.to_le_bytes()), vec![i as u8; len]);
+            }
+        }
+        let mut cache = StateRootCache::default();
+        let expected = merkle::state_root(&s.to_key_values());
+        assert_eq!(s.state_root(), expected);
+        assert_eq!(s.state_root_cached(&mut cache), expected);
+        s.service_data.insert(keys::storage_key(2, b"new"), vec![1, 2, 3]);
+        s.timeslot += 1;
+        let expected = merkle::state_root(&s.to_key_values());
+        assert_eq!(s.state_root_cached(&mut cache), expected);
+        assert_eq!(s.state_root(), expected);
     }
 
     #[test]

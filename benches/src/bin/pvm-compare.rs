@@ -5,7 +5,9 @@
 //!
 //! Every run of every VM is checked (a0 and instruction count = gas used); any mismatch makes
 //! the exit status non-zero. Times are medians of N runs after one untimed warm-up run,
-//! excluding compilation and instantiation.
+//! excluding compilation and instantiation. The VMs are run in interleaved rounds (ours,
+//! interpreter, recompiler, native, ours, ...) so that load from other processes affects them
+//! alike.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -89,7 +91,7 @@ fn run(args: &Args) -> jam_benches::Result<bool> {
     let dir = kernels::bench_dir()?;
     let kernels = kernels::load_all(&dir, args.kernel.as_deref())?;
     eprintln!(
-        "kernels from {} (assembled code blobs match the shipped *.code.bin); {} timed runs + 1 warm-up per VM",
+        "kernels from {} (assembled code blobs match the shipped *.code.bin); {} timed rounds + 1 warm-up, VMs interleaved",
         dir.display(),
         args.runs
     );
@@ -97,21 +99,33 @@ fn run(args: &Args) -> jam_benches::Result<bool> {
     let mut results: HashMap<(&str, VmKind), Measurement> = HashMap::new();
     let mut failures = Vec::new();
     for (ki, kernel) in kernels.iter().enumerate() {
-        for &kind in VmKind::ALL {
-            eprintln!(
-                "[{}/{}] {}: {} ...",
-                ki + 1,
-                kernels.len(),
-                kernel.spec.name,
-                kind.label()
-            );
-            match measure_one(kernel, kind, args.runs) {
+        let name = kernel.spec.name;
+        let mut round_shown = None;
+        let results_k =
+            vm::measure_interleaved(kernel, VmKind::ALL, args.runs, |round, runs, kind| {
+                if round_shown != Some(round) {
+                    if round_shown.is_some() {
+                        eprintln!();
+                    }
+                    round_shown = Some(round);
+                    let what = if round == 0 {
+                        "warm-up".to_owned()
+                    } else {
+                        format!("run {round}/{runs}")
+                    };
+                    eprint!("[{}/{}] {name} {what}:", ki + 1, kernels.len());
+                }
+                eprint!(" {}", kind.label());
+            });
+        eprintln!();
+        for (kind, result) in results_k {
+            match result {
                 Ok(m) => {
-                    eprintln!("      median {}", fmt_ms(m.median()));
-                    results.insert((kernel.spec.name, kind), m);
+                    eprintln!("      {:<15} median {}", kind.label(), fmt_ms(m.median()));
+                    results.insert((name, kind), m);
                 }
                 Err(e) => {
-                    eprintln!("      FAILED: {e}");
+                    eprintln!("      {:<15} FAILED: {e}", kind.label());
                     failures.push(e.to_string());
                 }
             }
@@ -127,11 +141,6 @@ fn run(args: &Args) -> jam_benches::Result<bool> {
         }
     }
     Ok(failures.is_empty())
-}
-
-fn measure_one(kernel: &Kernel, kind: VmKind, runs: usize) -> jam_benches::Result<Measurement> {
-    let mut vm = kind.create(kernel)?;
-    vm::measure(vm.as_mut(), kind, &kernel.spec, runs, |_, _| {})
 }
 
 fn fmt_ms(d: Duration) -> String {

@@ -6,7 +6,9 @@
 
 use crate::diff::first_diff;
 use crate::{CaseError, CaseOutcome, CaseResult};
-use jam_consensus::accumulate::keys::{encode_slots, lookup_key, preimage_key, storage_key, StateKey};
+use jam_consensus::accumulate::keys::{
+    encode_slots, lookup_key, preimage_key, storage_key, StateKey,
+};
 use jam_consensus::accumulate::{
     self, AccumulateConfig, AccumulateInput, AccumulateState, PartialState,
 };
@@ -14,9 +16,9 @@ use jam_state::codec::{decode_exact, Bytes, CodecError, CodecErrorKind, Decode, 
 use jam_state::jam_codec;
 use jam_state::params::Params;
 use jam_state::types::{
-    AccumulatedQueue, AuthQueues, Entropy, OpaqueHash, Privileges, ReadyQueue, ServiceActivityRecord,
-    ServiceId, ServiceInfo, ServicesStatistics, ServicesStatisticsMapEntry, TimeSlot, ValidatorsData,
-    WorkReport,
+    AccumulatedQueue, AuthQueues, Entropy, OpaqueHash, Privileges, ReadyQueue,
+    ServiceActivityRecord, ServiceId, ServiceInfo, ServicesStatistics, ServicesStatisticsMapEntry,
+    TimeSlot, ValidatorsData, WorkReport,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -126,7 +128,10 @@ impl Decode for Output {
             0 => Ok(Output::Ok(OpaqueHash::decode(r)?)),
             1 => Ok(Output::Err(())),
             value => Err(CodecError::new(
-                CodecErrorKind::InvalidDiscriminant { ty: "Output", value },
+                CodecErrorKind::InvalidDiscriminant {
+                    ty: "Output",
+                    value,
+                },
                 at,
             )),
         }
@@ -147,7 +152,10 @@ jam_codec! {
 /// The vectors' accounts in the state-key representation.
 pub fn accounts_to_state(
     accounts: &[AccountsMapEntry],
-) -> (BTreeMap<ServiceId, ServiceInfo>, BTreeMap<StateKey, Vec<u8>>) {
+) -> (
+    BTreeMap<ServiceId, ServiceInfo>,
+    BTreeMap<StateKey, Vec<u8>>,
+) {
     let mut infos = BTreeMap::new();
     let mut data = BTreeMap::new();
     for a in accounts {
@@ -176,7 +184,10 @@ struct AccountsView {
     service_data: BTreeMap<String, String>,
 }
 
-fn view(infos: &BTreeMap<ServiceId, ServiceInfo>, data: &BTreeMap<StateKey, Vec<u8>>) -> AccountsView {
+fn view(
+    infos: &BTreeMap<ServiceId, ServiceInfo>,
+    data: &BTreeMap<StateKey, Vec<u8>>,
+) -> AccountsView {
     AccountsView {
         accounts: infos.clone(),
         service_data: data

@@ -1,9 +1,8 @@
 //! STF vectors: assurances (`stf/assurances/{tiny,full}/*.bin`, schema `assurances.asn`; GP section 11.2).
 
-use super::disputes::{compare, load};
+use super::vector::{self, compare, load, ErrorNames};
 use crate::{CaseOutcome, CaseResult};
-use jam_consensus::assurances::{self, AssurancesError};
-use jam_state::codec::{CodecError, CodecErrorKind, Decode, Encode, Reader};
+use jam_consensus::assurances;
 use jam_state::jam_codec;
 use jam_state::params::Params;
 use jam_state::types::{
@@ -37,92 +36,22 @@ jam_codec! {
     }
 }
 
-/// The vectors' `ErrorCode` enumeration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    BadAttestationParent,
-    BadValidatorIndex,
-    CoreNotEngaged,
-    BadSignature,
-    NotSortedOrUniqueAssurers,
-}
+/// `ErrorCode` of `assurances.asn`, in code order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Errors;
 
-impl ErrorCode {
-    const ALL: [ErrorCode; 5] = [
-        ErrorCode::BadAttestationParent,
-        ErrorCode::BadValidatorIndex,
-        ErrorCode::CoreNotEngaged,
-        ErrorCode::BadSignature,
-        ErrorCode::NotSortedOrUniqueAssurers,
+impl ErrorNames for Errors {
+    const NAMES: &'static [&'static str] = &[
+        "bad_attestation_parent",
+        "bad_validator_index",
+        "core_not_engaged",
+        "bad_signature",
+        "not_sorted_or_unique_assurers",
     ];
 }
 
-impl From<AssurancesError> for ErrorCode {
-    fn from(e: AssurancesError) -> Self {
-        ErrorCode::ALL[e.code() as usize]
-    }
-}
-
-impl Encode for ErrorCode {
-    fn encode_to(&self, out: &mut Vec<u8>) {
-        out.push(*self as u8)
-    }
-}
-impl Decode for ErrorCode {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, CodecError> {
-        let start = r.position();
-        let value = r.read_u8()?;
-        ErrorCode::ALL.get(value as usize).copied().ok_or_else(|| {
-            CodecError::new(
-                CodecErrorKind::InvalidDiscriminant {
-                    ty: "ErrorCode",
-                    value,
-                },
-                start,
-            )
-        })
-    }
-}
-
 /// `Output ::= CHOICE { ok OutputData, err ErrorCode }`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Output {
-    Ok(OutputData),
-    Err(ErrorCode),
-}
-
-impl Encode for Output {
-    fn encode_to(&self, out: &mut Vec<u8>) {
-        match self {
-            Output::Ok(d) => {
-                out.push(0);
-                d.encode_to(out)
-            }
-            Output::Err(e) => {
-                out.push(1);
-                e.encode_to(out)
-            }
-        }
-    }
-}
-impl Decode for Output {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, CodecError> {
-        let start = r.position();
-        match r.read_u8()? {
-            0 => OutputData::decode(r).map(Output::Ok),
-            1 => ErrorCode::decode(r).map(Output::Err),
-            value => Err(CodecError::new(
-                CodecErrorKind::InvalidDiscriminant {
-                    ty: "Output",
-                    value,
-                },
-                start,
-            )),
-        }
-    }
-}
+pub type Output = vector::Output<OutputData, Errors>;
 
 jam_codec! {
     /// One assurances vector.
@@ -156,7 +85,7 @@ pub fn apply(params: &Params, case: &TestCase) -> (Output, State) {
                 ..pre.clone()
             },
         ),
-        Err(e) => (Output::Err(e.into()), pre.clone()),
+        Err(e) => (Output::err(e.code()), pre.clone()),
     }
 }
 

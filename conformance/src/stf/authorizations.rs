@@ -1,6 +1,6 @@
 //! STF vectors: authorizations (`stf/authorizations/{tiny,full}/*.bin`, schema `authorizations.asn`; GP section 8).
 
-use super::disputes::{compare, load};
+use super::vector::{compare, load};
 use crate::{CaseOutcome, CaseResult};
 use jam_consensus::authorizations;
 use jam_state::jam_codec;

@@ -1,9 +1,8 @@
 //! STF vectors: disputes (`stf/disputes/{tiny,full}/*.bin`, schema `disputes.asn`; GP section 10).
 
-use crate::diff::first_diff;
-use crate::{CaseError, CaseOutcome, CaseResult};
-use jam_consensus::disputes::{self, DisputesError};
-use jam_state::codec::{decode_exact, CodecError, CodecErrorKind, Decode, Encode, Reader};
+use super::vector::{self, compare, load, ErrorNames};
+use crate::{CaseOutcome, CaseResult};
+use jam_consensus::disputes;
 use jam_state::jam_codec;
 use jam_state::params::Params;
 use jam_state::types::{
@@ -39,114 +38,33 @@ jam_codec! {
     }
 }
 
-/// The vectors' `ErrorCode` enumeration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    AlreadyJudged,
-    BadVoteSplit,
-    VerdictsNotSortedUnique,
-    JudgementsNotSortedUnique,
-    CulpritsNotSortedUnique,
-    FaultsNotSortedUnique,
-    NotEnoughCulprits,
-    NotEnoughFaults,
-    CulpritsVerdictNotBad,
-    FaultVerdictWrong,
-    OffenderAlreadyReported,
-    BadJudgementAge,
-    BadValidatorIndex,
-    BadSignature,
-    BadGuarantorKey,
-    BadAuditorKey,
-}
+/// `ErrorCode` of `disputes.asn`, in code order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Errors;
 
-impl ErrorCode {
-    const ALL: [ErrorCode; 16] = [
-        ErrorCode::AlreadyJudged,
-        ErrorCode::BadVoteSplit,
-        ErrorCode::VerdictsNotSortedUnique,
-        ErrorCode::JudgementsNotSortedUnique,
-        ErrorCode::CulpritsNotSortedUnique,
-        ErrorCode::FaultsNotSortedUnique,
-        ErrorCode::NotEnoughCulprits,
-        ErrorCode::NotEnoughFaults,
-        ErrorCode::CulpritsVerdictNotBad,
-        ErrorCode::FaultVerdictWrong,
-        ErrorCode::OffenderAlreadyReported,
-        ErrorCode::BadJudgementAge,
-        ErrorCode::BadValidatorIndex,
-        ErrorCode::BadSignature,
-        ErrorCode::BadGuarantorKey,
-        ErrorCode::BadAuditorKey,
+impl ErrorNames for Errors {
+    const NAMES: &'static [&'static str] = &[
+        "already_judged",
+        "bad_vote_split",
+        "verdicts_not_sorted_unique",
+        "judgements_not_sorted_unique",
+        "culprits_not_sorted_unique",
+        "faults_not_sorted_unique",
+        "not_enough_culprits",
+        "not_enough_faults",
+        "culprits_verdict_not_bad",
+        "fault_verdict_wrong",
+        "offender_already_reported",
+        "bad_judgement_age",
+        "bad_validator_index",
+        "bad_signature",
+        "bad_guarantor_key",
+        "bad_auditor_key",
     ];
 }
 
-impl From<DisputesError> for ErrorCode {
-    fn from(e: DisputesError) -> Self {
-        ErrorCode::ALL[e.code() as usize]
-    }
-}
-
-impl Encode for ErrorCode {
-    fn encode_to(&self, out: &mut Vec<u8>) {
-        out.push(*self as u8)
-    }
-}
-impl Decode for ErrorCode {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, CodecError> {
-        let start = r.position();
-        let value = r.read_u8()?;
-        ErrorCode::ALL.get(value as usize).copied().ok_or_else(|| {
-            CodecError::new(
-                CodecErrorKind::InvalidDiscriminant {
-                    ty: "ErrorCode",
-                    value,
-                },
-                start,
-            )
-        })
-    }
-}
-
 /// `Output ::= CHOICE { ok OutputData, err ErrorCode }`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Output {
-    Ok(OutputData),
-    Err(ErrorCode),
-}
-
-impl Encode for Output {
-    fn encode_to(&self, out: &mut Vec<u8>) {
-        match self {
-            Output::Ok(d) => {
-                out.push(0);
-                d.encode_to(out)
-            }
-            Output::Err(e) => {
-                out.push(1);
-                e.encode_to(out)
-            }
-        }
-    }
-}
-impl Decode for Output {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, CodecError> {
-        let start = r.position();
-        match r.read_u8()? {
-            0 => OutputData::decode(r).map(Output::Ok),
-            1 => ErrorCode::decode(r).map(Output::Err),
-            value => Err(CodecError::new(
-                CodecErrorKind::InvalidDiscriminant {
-                    ty: "Output",
-                    value,
-                },
-                start,
-            )),
-        }
-    }
-}
+pub type Output = vector::Output<OutputData, Errors>;
 
 jam_codec! {
     /// One disputes vector.
@@ -181,7 +99,7 @@ pub fn apply(params: &Params, case: &TestCase) -> (Output, State) {
                 ..pre.clone()
             },
         ),
-        Err(e) => (Output::Err(e.into()), pre.clone()),
+        Err(e) => (Output::err(e.code()), pre.clone()),
     }
 }
 
@@ -195,50 +113,4 @@ fn run_case(path: &Path) -> CaseResult {
     let (output, post_state) = apply(&params, &case);
     compare("output", &case.output, &output)?;
     compare("post_state", &case.post_state, &post_state)
-}
-
-/// Decodes a case file with the parameters named by its path (`tiny`/`full`); checks that it
-/// re-encodes to the same bytes and, where a `.json` twin exists, that it reads the same.
-pub(crate) fn load<T>(path: &Path) -> Result<(Params, T), CaseError>
-where
-    T: Decode + Encode + Serialize + serde::de::DeserializeOwned,
-{
-    let params = Params::from_vector_path(path)
-        .ok_or_else(|| CaseError::failed("no `tiny` or `full` in the path"))?;
-    let bytes = std::fs::read(path).map_err(|e| CaseError::failed(format!("read: {e}")))?;
-    let case: T =
-        decode_exact(&bytes, &params).map_err(|e| CaseError::failed(format!("decode: {e}")))?;
-    if case.encode() != bytes {
-        return Err(CaseError::failed(
-            "the decoded case does not re-encode to the same bytes",
-        ));
-    }
-    let json_path = path.with_extension("json");
-    if json_path.is_file() {
-        let text = std::fs::read_to_string(&json_path)
-            .map_err(|e| CaseError::failed(format!("read json twin: {e}")))?;
-        let from_json: T = serde_json::from_str(&text)
-            .map_err(|e| CaseError::failed(format!("json twin: {e}")))?;
-        compare("json_twin", &from_json, &case)?;
-    }
-    Ok((params, case))
-}
-
-/// Compares two values through their JSON form, reporting the first differing field under `root`.
-pub(crate) fn compare<T: Serialize>(root: &str, expected: &T, got: &T) -> CaseResult {
-    let to_json = |v: &T| {
-        serde_json::to_value(v).map_err(|e| CaseError::failed(format!("{root}: to json: {e}")))
-    };
-    let (e, g) = (to_json(expected)?, to_json(got)?);
-    match first_diff(&e, &g) {
-        None => Ok(()),
-        Some(mut m) => {
-            m.field = if m.field == "<root>" {
-                root.to_string()
-            } else {
-                format!("{root}.{}", m.field)
-            };
-            Err(CaseError::Mismatch(m))
-        }
-    }
 }

@@ -1,11 +1,10 @@
 //! STF vectors: recent history (`stf/history/{tiny,full}/*.bin`, schema `history.asn`; GP section 7).
 
-use crate::diff::first_diff;
-use crate::{CaseError, CaseOutcome, CaseResult};
+use super::vector::{compare, load};
+use crate::{CaseOutcome, CaseResult};
 use jam_consensus::history::{self, HistoryInput};
-use jam_state::codec::{decode_exact, CodecError, Decode, Encode, Reader};
+use jam_state::codec::{CodecError, Decode, Encode, Reader};
 use jam_state::jam_codec;
-use jam_state::params::Params;
 use jam_state::types::{HeaderHash, OpaqueHash, RecentBlocks, ReportedWorkPackage, StateRoot};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -62,11 +61,7 @@ pub fn run_file(path: &Path) -> Vec<CaseOutcome> {
 }
 
 fn run_case(path: &Path) -> CaseResult {
-    let params = Params::from_vector_path(path)
-        .ok_or_else(|| CaseError::failed("no `tiny` or `full` in the vector path"))?;
-    let bytes = std::fs::read(path).map_err(|e| CaseError::failed(format!("read: {e}")))?;
-    let case: TestCase =
-        decode_exact(&bytes, &params).map_err(|e| CaseError::failed(format!("decode: {e}")))?;
+    let (params, case) = load::<TestCase>(path)?;
     let input = HistoryInput {
         header_hash: case.input.header_hash,
         parent_state_root: case.input.parent_state_root,
@@ -77,23 +72,4 @@ fn run_case(path: &Path) -> CaseResult {
         beta: history::transition(&params, &case.pre_state.beta, &input),
     };
     compare("post_state", &case.post_state, &got)
-}
-
-fn compare<T: Serialize + PartialEq>(prefix: &str, expected: &T, got: &T) -> CaseResult {
-    if expected == got {
-        return Ok(());
-    }
-    let e = serde_json::to_value(expected).map_err(CaseError::failed)?;
-    let g = serde_json::to_value(got).map_err(CaseError::failed)?;
-    let mut m = first_diff(&e, &g).unwrap_or_else(|| crate::Mismatch {
-        field: String::new(),
-        expected: "equal JSON".into(),
-        got: "unequal values".into(),
-    });
-    m.field = if m.field == "<root>" || m.field.is_empty() {
-        prefix.to_string()
-    } else {
-        format!("{prefix}.{}", m.field)
-    };
-    Err(CaseError::Mismatch(m))
 }

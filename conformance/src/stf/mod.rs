@@ -3,15 +3,16 @@
 use crate::{CaseError, CaseOutcome};
 use std::path::Path;
 
-pub mod safrole;
-pub mod disputes;
-pub mod reports;
-pub mod assurances;
-pub mod preimages;
-pub mod history;
-pub mod statistics;
-pub mod authorizations;
 pub mod accumulate;
+pub mod assurances;
+pub mod authorizations;
+pub mod disputes;
+pub mod history;
+pub mod preimages;
+pub mod reports;
+pub mod safrole;
+pub mod statistics;
+pub mod vector;
 
 /// The STF suite names this runner knows.
 pub const SUITES: &[&str] = &[
@@ -40,7 +41,9 @@ pub fn run_file(name: &str, path: &Path) -> Vec<CaseOutcome> {
         "accumulate" => accumulate::run_file(path),
         other => vec![CaseOutcome::of_file(
             path,
-            Err(CaseError::failed(format!("stf suite `{other}` is not implemented yet"))),
+            Err(CaseError::failed(format!(
+                "stf suite `{other}` is not implemented yet"
+            ))),
         )],
     }
 }

@@ -1,11 +1,10 @@
 //! STF vectors: preimages (`stf/preimages/{tiny,full}/*.bin`, schema `preimages.asn`; GP section 12.4).
 
-use crate::diff::first_diff;
-use crate::{CaseError, CaseOutcome, CaseResult};
-use jam_consensus::preimages::{self, PreimageState, PreimagesError};
-use jam_state::codec::{decode_exact, Bytes, CodecError, CodecErrorKind, Decode, Encode, Reader};
+use super::vector::{self, compare, load, ErrorNames};
+use crate::{CaseOutcome, CaseResult};
+use jam_consensus::preimages::{self, PreimageState};
+use jam_state::codec::Bytes;
 use jam_state::jam_codec;
-use jam_state::params::Params;
 use jam_state::types::{OpaqueHash, PreimagesExtrinsic, ServiceId, ServicesStatistics, TimeSlot};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -71,69 +70,16 @@ jam_codec! {
     }
 }
 
-/// The vector's `ErrorCode`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    PreimageUnneeded,
-    PreimagesNotSortedUnique,
+/// `ErrorCode` of `preimages.asn`, in code order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Errors;
+
+impl ErrorNames for Errors {
+    const NAMES: &'static [&'static str] = &["preimage_unneeded", "preimages_not_sorted_unique"];
 }
 
-impl ErrorCode {
-    fn of(e: PreimagesError) -> Self {
-        match e {
-            PreimagesError::PreimageUnneeded => ErrorCode::PreimageUnneeded,
-            PreimagesError::PreimagesNotSortedUnique => ErrorCode::PreimagesNotSortedUnique,
-        }
-    }
-}
-
-/// `Output ::= CHOICE { ok NULL, err ErrorCode }`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Output {
-    Ok(()),
-    Err(ErrorCode),
-}
-
-impl Encode for Output {
-    fn encode_to(&self, out: &mut Vec<u8>) {
-        match self {
-            Output::Ok(()) => out.push(0),
-            Output::Err(e) => {
-                out.push(1);
-                out.push(match e {
-                    ErrorCode::PreimageUnneeded => 0,
-                    ErrorCode::PreimagesNotSortedUnique => 1,
-                });
-            }
-        }
-    }
-}
-
-impl Decode for Output {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, CodecError> {
-        let at = r.position();
-        let bad = |value| {
-            CodecError::new(
-                CodecErrorKind::InvalidDiscriminant {
-                    ty: "Output",
-                    value,
-                },
-                at,
-            )
-        };
-        match r.read_u8()? {
-            0 => Ok(Output::Ok(())),
-            1 => match r.read_u8()? {
-                0 => Ok(Output::Err(ErrorCode::PreimageUnneeded)),
-                1 => Ok(Output::Err(ErrorCode::PreimagesNotSortedUnique)),
-                v => Err(bad(v)),
-            },
-            v => Err(bad(v)),
-        }
-    }
-}
+/// `Output ::= CHOICE { ok OutputData, err ErrorCode }`.
+pub type Output = vector::Output<(), Errors>;
 
 jam_codec! {
     /// One preimages case.
@@ -208,11 +154,7 @@ pub fn run_file(path: &Path) -> Vec<CaseOutcome> {
 }
 
 fn run_case(path: &Path) -> CaseResult {
-    let params = Params::from_vector_path(path)
-        .ok_or_else(|| CaseError::failed("no `tiny` or `full` in the vector path"))?;
-    let bytes = std::fs::read(path).map_err(|e| CaseError::failed(format!("read: {e}")))?;
-    let case: TestCase =
-        decode_exact(&bytes, &params).map_err(|e| CaseError::failed(format!("decode: {e}")))?;
+    let (_, case) = load::<TestCase>(path)?;
     let pre = &case.pre_state;
     let (output, post) = match preimages::transition(
         &Accounts(pre.accounts.clone()),
@@ -227,27 +169,8 @@ fn run_case(path: &Path) -> CaseResult {
                 statistics,
             },
         ),
-        Err(e) => (Output::Err(ErrorCode::of(e)), pre.clone()),
+        Err(e) => (Output::err(e.code()), pre.clone()),
     };
     compare("output", &case.output, &output)?;
     compare("post_state", &case.post_state, &post)
-}
-
-fn compare<T: Serialize + PartialEq>(prefix: &str, expected: &T, got: &T) -> CaseResult {
-    if expected == got {
-        return Ok(());
-    }
-    let e = serde_json::to_value(expected).map_err(CaseError::failed)?;
-    let g = serde_json::to_value(got).map_err(CaseError::failed)?;
-    let mut m = first_diff(&e, &g).unwrap_or_else(|| crate::Mismatch {
-        field: String::new(),
-        expected: "equal JSON".into(),
-        got: "unequal values".into(),
-    });
-    m.field = if m.field == "<root>" || m.field.is_empty() {
-        prefix.to_string()
-    } else {
-        format!("{prefix}.{}", m.field)
-    };
-    Err(CaseError::Mismatch(m))
 }

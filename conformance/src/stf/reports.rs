@@ -1,12 +1,12 @@
 //! STF vectors: reports (`stf/reports/{tiny,full}/*.bin`, schema `reports.asn`).
 
-use crate::diff::first_diff;
+use super::vector::{self, compare, load, ErrorNames};
 use crate::{CaseError, CaseOutcome, CaseResult};
 use jam_consensus::reports::{
     add_core_statistics, add_service_statistics, transition, ReportsError, ReportsInput,
     ReportsState,
 };
-use jam_state::codec::{decode_exact, CodecError, CodecErrorKind, Decode, Encode, Reader};
+
 use jam_state::jam_codec;
 use jam_state::params::Params;
 use jam_state::types::{
@@ -105,94 +105,16 @@ const ERROR_NAMES: [&str; 26] = [
     "missing_work_results",
 ];
 
-/// `Output ::= CHOICE { ok OutputData, err ErrorCode }`. JSON: `{"ok": {..}}` / `{"err": "name"}`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Output {
-    Ok(OutputData),
-    Err(u8),
+/// `ErrorCode` of `reports.asn`, in code order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Errors;
+
+impl ErrorNames for Errors {
+    const NAMES: &'static [&'static str] = &ERROR_NAMES;
 }
 
-impl Encode for Output {
-    fn encode_to(&self, out: &mut Vec<u8>) {
-        match self {
-            Output::Ok(d) => {
-                out.push(0);
-                d.encode_to(out)
-            }
-            Output::Err(c) => {
-                out.push(1);
-                out.push(*c)
-            }
-        }
-    }
-}
-
-impl Decode for Output {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, CodecError> {
-        let start = r.position();
-        match r.read_u8()? {
-            0 => OutputData::decode(r)
-                .map(Output::Ok)
-                .map_err(|e| e.at_field("ok")),
-            1 => {
-                let at = r.position();
-                let c = r.read_u8()?;
-                if (c as usize) < ERROR_NAMES.len() {
-                    Ok(Output::Err(c))
-                } else {
-                    Err(CodecError::new(
-                        CodecErrorKind::InvalidDiscriminant {
-                            ty: "ErrorCode",
-                            value: c,
-                        },
-                        at,
-                    )
-                    .at_field("err"))
-                }
-            }
-            value => Err(CodecError::new(
-                CodecErrorKind::InvalidDiscriminant {
-                    ty: "Output",
-                    value,
-                },
-                start,
-            )),
-        }
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum OutputJson {
-    Ok(OutputData),
-    Err(String),
-}
-
-impl Serialize for Output {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Output::Ok(d) => OutputJson::Ok(d.clone()).serialize(s),
-            Output::Err(c) => {
-                let name = ERROR_NAMES.get(*c as usize).copied().unwrap_or("unknown");
-                OutputJson::Err(name.to_string()).serialize(s)
-            }
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Output {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        match OutputJson::deserialize(d)? {
-            OutputJson::Ok(o) => Ok(Output::Ok(o)),
-            OutputJson::Err(name) => ERROR_NAMES
-                .iter()
-                .position(|n| *n == name)
-                .map(|c| Output::Err(c as u8))
-                .ok_or_else(|| D::Error::custom(format!("unknown error code {name:?}"))),
-        }
-    }
-}
+/// `Output ::= CHOICE { ok OutputData, err ErrorCode }`.
+pub type Output = vector::Output<OutputData, Errors>;
 
 jam_codec! {
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,40 +169,19 @@ pub fn run_case(params: &Params, case: &TestCase) -> (Output, State) {
             };
             (Output::Ok(output), state)
         }
-        Err(e) => (Output::Err(e.code()), pre.clone()),
-    }
-}
-
-fn compare<T: Serialize>(field: &str, expected: &T, got: &T) -> CaseResult {
-    let e = serde_json::to_value(expected).map_err(CaseError::failed)?;
-    let g = serde_json::to_value(got).map_err(CaseError::failed)?;
-    match first_diff(&e, &g) {
-        None => Ok(()),
-        Some(mut m) => {
-            m.field = if m.field == "<root>" {
-                field.to_string()
-            } else {
-                format!("{field}.{}", m.field)
-            };
-            Err(CaseError::Mismatch(m))
-        }
+        Err(e) => (Output::err(e.code()), pre.clone()),
     }
 }
 
 fn run(path: &Path) -> CaseResult {
-    let params = Params::from_vector_path(path)
-        .ok_or_else(|| CaseError::failed("cannot tell tiny/full from the path"))?;
-    let bytes = std::fs::read(path).map_err(CaseError::failed)?;
-    let case: TestCase = decode_exact(&bytes, &params).map_err(CaseError::failed)?;
+    let (params, case) = load::<TestCase>(path)?;
     let (output, post_state) = run_case(&params, &case);
     let name = |o: &Output| match o {
         Output::Ok(_) => "ok".to_string(),
         Output::Err(c) => {
-            let what = ReportsError::from_code(*c).map_or_else(String::new, |e| e.to_string());
-            format!(
-                "err {} ({what})",
-                ERROR_NAMES.get(*c as usize).unwrap_or(&"?")
-            )
+            let what =
+                ReportsError::from_code(c.code()).map_or_else(String::new, |e| e.to_string());
+            format!("err {} ({what})", c.name())
         }
     };
     let variant_differs = matches!(case.output, Output::Err(_)) != matches!(output, Output::Err(_));

@@ -1,9 +1,9 @@
 //! STF vectors: safrole (`stf/safrole/{tiny,full}/*.bin`, schema `safrole.asn`; GP section 6).
 
-use crate::{diff::first_diff, CaseError, CaseOutcome, CaseResult};
+use super::vector::{self, compare, load, ErrorNames};
+use crate::{CaseError, CaseOutcome, CaseResult};
 use jam_consensus::bandersnatch::RingCache;
-use jam_consensus::safrole::{self, SafroleError, SafroleInput, SafroleState};
-use jam_state::codec::{decode_exact, CodecError, CodecErrorKind, Decode, Encode, Reader};
+use jam_consensus::safrole::{self, SafroleInput, SafroleState};
 use jam_state::jam_codec;
 use jam_state::params::Params;
 use jam_state::types::*;
@@ -50,106 +50,24 @@ jam_codec! {
     }
 }
 
-/// `ErrorCode` of `safrole.asn`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    BadSlot = 0,
-    UnexpectedTicket = 1,
-    BadTicketOrder = 2,
-    BadTicketProof = 3,
-    BadTicketAttempt = 4,
-    Reserved = 5,
-    DuplicateTicket = 6,
-}
+/// `ErrorCode` of `safrole.asn`, in code order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Errors;
 
-impl ErrorCode {
-    const ALL: [ErrorCode; 7] = [
-        ErrorCode::BadSlot,
-        ErrorCode::UnexpectedTicket,
-        ErrorCode::BadTicketOrder,
-        ErrorCode::BadTicketProof,
-        ErrorCode::BadTicketAttempt,
-        ErrorCode::Reserved,
-        ErrorCode::DuplicateTicket,
+impl ErrorNames for Errors {
+    const NAMES: &'static [&'static str] = &[
+        "bad_slot",
+        "unexpected_ticket",
+        "bad_ticket_order",
+        "bad_ticket_proof",
+        "bad_ticket_attempt",
+        "reserved",
+        "duplicate_ticket",
     ];
-
-    fn from_code(code: u8) -> Option<Self> {
-        Self::ALL.get(usize::from(code)).copied()
-    }
 }
 
-impl From<SafroleError> for ErrorCode {
-    fn from(e: SafroleError) -> Self {
-        ErrorCode::from_code(e.code()).expect("safrole error codes are 0..=6")
-    }
-}
-
-impl Encode for ErrorCode {
-    fn encode_to(&self, out: &mut Vec<u8>) {
-        out.push(*self as u8)
-    }
-}
-
-impl Decode for ErrorCode {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, CodecError> {
-        let start = r.position();
-        let value = r.read_u8()?;
-        ErrorCode::from_code(value).ok_or_else(|| {
-            CodecError::new(
-                CodecErrorKind::InvalidDiscriminant {
-                    ty: "ErrorCode",
-                    value,
-                },
-                start,
-            )
-        })
-    }
-}
-
-/// `Output` of `safrole.asn`: `{"ok": OutputData}` or `{"err": ErrorCode}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Output {
-    Ok(OutputData),
-    Err(ErrorCode),
-}
-
-impl Encode for Output {
-    fn encode_to(&self, out: &mut Vec<u8>) {
-        match self {
-            Output::Ok(d) => {
-                out.push(0);
-                d.encode_to(out)
-            }
-            Output::Err(e) => {
-                out.push(1);
-                e.encode_to(out)
-            }
-        }
-    }
-}
-
-impl Decode for Output {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, CodecError> {
-        let start = r.position();
-        match r.read_u8()? {
-            0 => Ok(Output::Ok(
-                OutputData::decode(r).map_err(|e| e.at_field("ok"))?,
-            )),
-            1 => Ok(Output::Err(
-                ErrorCode::decode(r).map_err(|e| e.at_field("err"))?,
-            )),
-            value => Err(CodecError::new(
-                CodecErrorKind::InvalidDiscriminant {
-                    ty: "Output",
-                    value,
-                },
-                start,
-            )),
-        }
-    }
-}
+/// `Output ::= CHOICE { ok OutputData, err ErrorCode }`.
+pub type Output = vector::Output<OutputData, Errors>;
 
 jam_codec! {
     /// `TestCase` of `safrole.asn`.
@@ -159,21 +77,6 @@ jam_codec! {
         pub pre_state: State,
         pub output: Output,
         pub post_state: State,
-    }
-}
-
-/// The chain parameters implied by a vector path (`…/tiny/…` or `…/full/…`).
-fn params_for(path: &Path) -> Result<Params, CaseError> {
-    let p = path.to_string_lossy();
-    if p.contains("/tiny/") {
-        Ok(Params::tiny())
-    } else if p.contains("/full/") {
-        Ok(Params::full())
-    } else {
-        Err(CaseError::failed(format!(
-            "{}: neither tiny nor full",
-            path.display()
-        )))
     }
 }
 
@@ -224,30 +127,15 @@ pub fn run_case(params: &Params, case: &TestCase) -> Result<(Output, State), Cas
             }),
             from_safrole_state(post, case.pre_state.post_offenders.clone()),
         ),
-        Err(e) => (Output::Err(e.into()), case.pre_state.clone()),
+        Err(e) => (Output::err(e.code()), case.pre_state.clone()),
     })
 }
 
 fn check(path: &Path) -> CaseResult {
-    let params = params_for(path)?;
-    let bytes =
-        std::fs::read(path).map_err(|e| CaseError::failed(format!("{}: {e}", path.display())))?;
-    let case: TestCase =
-        decode_exact(&bytes, &params).map_err(|e| CaseError::failed(format!("decode: {e}")))?;
-    if case.encode() != bytes {
-        return Err(CaseError::failed(
-            "decode: re-encoding differs from the vector bytes",
-        ));
-    }
+    let (params, case) = load::<TestCase>(path)?;
     let (output, post_state) = run_case(&params, &case)?;
-    let json = |o: &Output, s: &State| serde_json::json!({ "output": o, "post_state": s });
-    match first_diff(
-        &json(&case.output, &case.post_state),
-        &json(&output, &post_state),
-    ) {
-        Some(m) => Err(CaseError::Mismatch(m)),
-        None => Ok(()),
-    }
+    compare("output", &case.output, &output)?;
+    compare("post_state", &case.post_state, &post_state)
 }
 
 pub fn run_file(path: &Path) -> Vec<CaseOutcome> {

@@ -1,12 +1,11 @@
 //! STF vectors: validator statistics (`stf/statistics/{tiny,full}/*.bin`, schema `statistics.asn`;
 //! GP section 13).
 
-use crate::diff::first_diff;
-use crate::{CaseError, CaseOutcome, CaseResult};
+use super::vector::{compare, load};
+use crate::{CaseOutcome, CaseResult};
 use jam_consensus::statistics::{self, BlockActivity};
-use jam_state::codec::{decode_exact, CodecError, Decode, Encode, Reader};
+use jam_state::codec::{CodecError, Decode, Encode, Reader};
 use jam_state::jam_codec;
-use jam_state::params::Params;
 use jam_state::types::{Extrinsic, TimeSlot, ValidatorIndex, ValidatorsData, ValidatorsStatistics};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -65,11 +64,7 @@ pub fn run_file(path: &Path) -> Vec<CaseOutcome> {
 }
 
 fn run_case(path: &Path) -> CaseResult {
-    let params = Params::from_vector_path(path)
-        .ok_or_else(|| CaseError::failed("no `tiny` or `full` in the vector path"))?;
-    let bytes = std::fs::read(path).map_err(|e| CaseError::failed(format!("read: {e}")))?;
-    let case: TestCase =
-        decode_exact(&bytes, &params).map_err(|e| CaseError::failed(format!("decode: {e}")))?;
+    let (params, case) = load::<TestCase>(path)?;
     let pre = &case.pre_state;
     let reporters = statistics::reporters_from_guarantees(
         &case.input.extrinsic.guarantees,
@@ -96,23 +91,4 @@ fn run_case(path: &Path) -> CaseResult {
         ..pre.clone()
     };
     compare("post_state", &case.post_state, &got)
-}
-
-fn compare<T: Serialize + PartialEq>(prefix: &str, expected: &T, got: &T) -> CaseResult {
-    if expected == got {
-        return Ok(());
-    }
-    let e = serde_json::to_value(expected).map_err(CaseError::failed)?;
-    let g = serde_json::to_value(got).map_err(CaseError::failed)?;
-    let mut m = first_diff(&e, &g).unwrap_or_else(|| crate::Mismatch {
-        field: String::new(),
-        expected: "equal JSON".into(),
-        got: "unequal values".into(),
-    });
-    m.field = if m.field == "<root>" || m.field.is_empty() {
-        prefix.to_string()
-    } else {
-        format!("{prefix}.{}", m.field)
-    };
-    Err(CaseError::Mismatch(m))
 }

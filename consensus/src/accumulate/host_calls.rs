@@ -149,7 +149,7 @@ impl Implications {
 
     fn slots(&self, env: &Env<'_>, s: ServiceId, h: &OpaqueHash, len: u32) -> Option<Vec<TimeSlot>> {
         self.item(env, s, &lookup_key(s, h, len))
-            .and_then(|v| decode_slots(v, env.params))
+            .and_then(decode_slots)
     }
 
     /// `check` (GP B.13) over the current accounts.

@@ -425,14 +425,14 @@ fn acc_par(
     let provisions: BTreeSet<&(ServiceId, Vec<u8>)> =
         results.values().flat_map(|r| r.post.provisions.iter()).collect();
     for (s, blob) in provisions {
-        provide(ctx.params, e, *s, blob, ctx.slot);
+        provide(e, *s, blob, ctx.slot);
     }
 
     (new_transfers, used)
 }
 
 /// The preimage integration `I` for one provision (GP 12.20, 12.21).
-fn provide(params: &Params, e: &mut PartialState, s: ServiceId, blob: &[u8], slot: TimeSlot) {
+fn provide(e: &mut PartialState, s: ServiceId, blob: &[u8], slot: TimeSlot) {
     if !e.accounts.contains_key(&s) {
         return;
     }
@@ -444,7 +444,7 @@ fn provide(params: &Params, e: &mut PartialState, s: ServiceId, blob: &[u8], slo
     let wanted = e
         .service_data
         .get(&lk)
-        .and_then(|v| keys::decode_slots(v, params))
+        .and_then(|v| keys::decode_slots(v))
         .is_some_and(|t| t.is_empty());
     if wanted {
         e.service_data.insert(lk, encode_slots(&[slot]));

@@ -47,6 +47,9 @@ use thiserror::Error;
 pub use memory::{MemoryDb, MemoryStore};
 pub use rocks::{RocksDb, RocksOptions, RocksStore};
 
+/// A state dictionary: 31-octet state keys and their values.
+pub type KeyValues = Vec<(StateKey, Vec<u8>)>;
+
 /// Version of the on-disk layout, stored under `meta:"schema"`.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -90,7 +93,7 @@ impl StoreError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StateUpdate {
     /// The complete state dictionary (any order; a repeated key's last value wins).
-    Full(Vec<(StateKey, Vec<u8>)>),
+    Full(KeyValues),
     /// Changes against the parent block's state: `Some` sets, `None` removes (any order; a
     /// repeated key's last change wins). The parent must be in the store, or be the zero hash
     /// (genesis: changes against the empty state).
@@ -139,13 +142,21 @@ impl BlockInfo {
 
     fn decode(hash: &Hash, b: &[u8]) -> Result<Self, StoreError> {
         if b.len() != Self::LEN {
-            return Err(StoreError::Corruption(format!("block info of {} has {} octets", hex::encode(hash), b.len())));
+            return Err(StoreError::Corruption(format!(
+                "block info of {} has {} octets",
+                hex::encode(hash),
+                b.len()
+            )));
         }
         let mut parent = [0u8; 32];
         parent.copy_from_slice(&b[4..36]);
         let mut state_root = [0u8; 32];
         state_root.copy_from_slice(&b[36..68]);
-        Ok(BlockInfo { slot: u32::from_le_bytes([b[0], b[1], b[2], b[3]]), parent, state_root })
+        Ok(BlockInfo {
+            slot: u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            parent,
+            state_root,
+        })
     }
 }
 
@@ -181,9 +192,9 @@ pub trait Store: Send + Sync {
     /// All key-values of the trie with root `root`, in trie order
     /// ([`crate::merkle::trie_key_cmp`]); every node and value is checked against its hash,
     /// so the result's root is `root`.
-    fn state_at_root(&self, root: &Hash) -> Result<Vec<(StateKey, Vec<u8>)>, StoreError>;
+    fn state_at_root(&self, root: &Hash) -> Result<KeyValues, StoreError>;
     /// The posterior state of a stored block (see [`Store::state_at_root`]).
-    fn state(&self, header_hash: &Hash) -> Result<Option<Vec<(StateKey, Vec<u8>)>>, StoreError> {
+    fn state(&self, header_hash: &Hash) -> Result<Option<KeyValues>, StoreError> {
         match self.block_info(header_hash)? {
             Some(info) => self.state_at_root(&info.state_root).map(Some),
             None => Ok(None),
@@ -204,7 +215,13 @@ pub enum Column {
 }
 
 impl Column {
-    pub const ALL: [Column; 5] = [Column::Nodes, Column::Values, Column::Headers, Column::Blocks, Column::Meta];
+    pub const ALL: [Column; 5] = [
+        Column::Nodes,
+        Column::Values,
+        Column::Headers,
+        Column::Blocks,
+        Column::Meta,
+    ];
 
     /// The column family name.
     pub fn name(self) -> &'static str {
@@ -284,7 +301,10 @@ impl<B: KeyValueDb> TrieStore<B> {
                     .map(u32::from_le_bytes)
                     .map_err(|_| StoreError::Corruption("malformed schema version".into()))?;
                 if found != SCHEMA_VERSION {
-                    return Err(StoreError::SchemaMismatch { found, expected: SCHEMA_VERSION });
+                    return Err(StoreError::SchemaMismatch {
+                        found,
+                        expected: SCHEMA_VERSION,
+                    });
                 }
             }
             None => {
@@ -293,7 +313,10 @@ impl<B: KeyValueDb> TrieStore<B> {
                 db.write(b)?;
             }
         }
-        Ok(TrieStore { db, commit_lock: Mutex::new(()) })
+        Ok(TrieStore {
+            db,
+            commit_lock: Mutex::new(()),
+        })
     }
 
     /// The underlying database.
@@ -313,7 +336,12 @@ impl<B: KeyValueDb> TrieStore<B> {
 
     /// Adds to `batch` the pending nodes reachable from `hash` that the store lacks, with the
     /// values of new leaves. Stops at nodes already stored: their subtrees are complete.
-    fn collect_new(&self, pending: &mut trie::Pending, hash: &Hash, batch: &mut Batch) -> Result<(), StoreError> {
+    fn collect_new(
+        &self,
+        pending: &mut trie::Pending,
+        hash: &Hash,
+        batch: &mut Batch,
+    ) -> Result<(), StoreError> {
         if *hash == ZERO_HASH {
             return Ok(());
         }
@@ -329,7 +357,10 @@ impl<B: KeyValueDb> TrieStore<B> {
                 self.collect_new(pending, &left, batch)?;
                 self.collect_new(pending, &right, batch)?;
             }
-            trie::Node::Leaf { value: trie::LeafValue::Hashed(vh), .. } => {
+            trie::Node::Leaf {
+                value: trie::LeafValue::Hashed(vh),
+                ..
+            } => {
                 if !self.db.contains(Column::Values, &vh)? {
                     let v = match pending.values.get(&vh) {
                         Some(v) => v,
@@ -349,7 +380,10 @@ impl<B: KeyValueDb> Store for TrieStore<B> {
     fn commit_block(&self, c: BlockCommit) -> Result<(), StoreError> {
         let computed = blake2b_256(&c.header);
         if computed != c.header_hash {
-            return Err(StoreError::HeaderHashMismatch { claimed: c.header_hash, computed });
+            return Err(StoreError::HeaderHashMismatch {
+                claimed: c.header_hash,
+                computed,
+            });
         }
         let _guard = self.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut pending = trie::Pending::default();
@@ -366,13 +400,20 @@ impl<B: KeyValueDb> Store for TrieStore<B> {
             }
         };
         if root != c.state_root {
-            return Err(StoreError::StateRootMismatch { claimed: c.state_root, computed: root });
+            return Err(StoreError::StateRootMismatch {
+                claimed: c.state_root,
+                computed: root,
+            });
         }
         let mut batch = Batch::default();
         self.collect_new(&mut pending, &root, &mut batch)?;
         batch.put(Column::Headers, &c.header_hash, &c.header);
         batch.put(Column::Blocks, &c.header_hash, &c.block);
-        let info = BlockInfo { slot: c.slot, parent: c.parent, state_root: root };
+        let info = BlockInfo {
+            slot: c.slot,
+            parent: c.parent,
+            state_root: root,
+        };
         batch.put(Column::Meta, &info_key(&c.header_hash), &info.encode());
         if c.make_best {
             batch.put(Column::Meta, BEST_KEY, &c.header_hash);
@@ -384,12 +425,22 @@ impl<B: KeyValueDb> Store for TrieStore<B> {
         let Some(v) = self.db.get(Column::Meta, BEST_KEY)? else {
             return Ok(None);
         };
-        let hash: Hash =
-            v.as_slice().try_into().map_err(|_| StoreError::Corruption("malformed best-block pointer".into()))?;
-        let info = self
-            .block_info(&hash)?
-            .ok_or_else(|| StoreError::Corruption(format!("best block {} has no index entry", hex::encode(hash))))?;
-        Ok(Some(BestBlock { hash, slot: info.slot, parent: info.parent, state_root: info.state_root }))
+        let hash: Hash = v
+            .as_slice()
+            .try_into()
+            .map_err(|_| StoreError::Corruption("malformed best-block pointer".into()))?;
+        let info = self.block_info(&hash)?.ok_or_else(|| {
+            StoreError::Corruption(format!(
+                "best block {} has no index entry",
+                hex::encode(hash)
+            ))
+        })?;
+        Ok(Some(BestBlock {
+            hash,
+            slot: info.slot,
+            parent: info.parent,
+            state_root: info.state_root,
+        }))
     }
 
     fn set_best_block(&self, header_hash: &Hash) -> Result<(), StoreError> {
@@ -417,7 +468,7 @@ impl<B: KeyValueDb> Store for TrieStore<B> {
         self.db.get(Column::Blocks, header_hash)
     }
 
-    fn state_at_root(&self, root: &Hash) -> Result<Vec<(StateKey, Vec<u8>)>, StoreError> {
+    fn state_at_root(&self, root: &Hash) -> Result<KeyValues, StoreError> {
         trie::load_all(self, root)
     }
 

@@ -7,7 +7,10 @@
 //! leaving a partial one).
 
 use super::{Batch, Column, KeyValueDb, StoreError, TrieStore};
-use rocksdb::{BlockBasedOptions, ColumnFamily, ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+use rocksdb::{
+    BlockBasedOptions, ColumnFamily, ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch,
+    WriteOptions, DB,
+};
 use std::path::Path;
 
 impl From<rocksdb::Error> for StoreError {
@@ -46,7 +49,10 @@ impl RocksDb {
             ColumnFamilyDescriptor::new(col.name(), cf)
         });
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
-        Ok(RocksDb { db, sync_writes: options.sync_writes })
+        Ok(RocksDb {
+            db,
+            sync_writes: options.sync_writes,
+        })
     }
 
     fn cf(&self, col: Column) -> Result<&ColumnFamily, StoreError> {

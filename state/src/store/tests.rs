@@ -66,10 +66,16 @@ fn trie_nodes(kvs: &[(StateKey, Vec<u8>)]) -> HashSet<Hash> {
     p.nodes.keys().copied().collect()
 }
 
-fn backends() -> Vec<(&'static str, Box<dyn Fn(&std::path::Path) -> Box<dyn Backend>>)> {
+/// Opens a store of one backend in a (fresh) directory.
+type Opener = Box<dyn Fn(&std::path::Path) -> Box<dyn Backend>>;
+
+fn backends() -> Vec<(&'static str, Opener)> {
     vec![
         ("memory", Box::new(|_| Box::new(MemoryStore::new()))),
-        ("rocks", Box::new(|dir| Box::new(RocksStore::open(dir).unwrap()))),
+        (
+            "rocks",
+            Box::new(|dir| Box::new(RocksStore::open(dir).unwrap())),
+        ),
     ]
 }
 
@@ -107,7 +113,10 @@ fn empty_store() {
         assert_eq!(s.state(&[1; 32]).unwrap(), None, "{name}");
         assert_eq!(s.header(&[1; 32]).unwrap(), None, "{name}");
         assert_eq!(s.state_at_root(&ZERO_HASH).unwrap(), vec![], "{name}");
-        assert!(matches!(s.state_at_root(&[9; 32]), Err(StoreError::MissingNode(h)) if h == [9; 32]), "{name}");
+        assert!(
+            matches!(s.state_at_root(&[9; 32]), Err(StoreError::MissingNode(h)) if h == [9; 32]),
+            "{name}"
+        );
     });
 }
 
@@ -123,7 +132,16 @@ fn round_trip_full_state() {
         s.commit_block(c).unwrap();
 
         let best = s.best_block().unwrap().unwrap();
-        assert_eq!(best, BestBlock { hash: hh, slot: 1, parent: ZERO_HASH, state_root: root }, "{name}");
+        assert_eq!(
+            best,
+            BestBlock {
+                hash: hh,
+                slot: 1,
+                parent: ZERO_HASH,
+                state_root: root
+            },
+            "{name}"
+        );
         assert_eq!(s.state_root(&hh).unwrap(), Some(root));
         assert_eq!(s.header(&hh).unwrap(), Some(header));
         assert_eq!(s.block(&hh).unwrap(), Some(block));
@@ -134,8 +152,16 @@ fn round_trip_full_state() {
             assert_eq!(s.state_value(&root, k).unwrap().as_ref(), Some(v), "{name}");
         }
         assert_eq!(s.state_value(&root, &rng.key()).unwrap(), None);
-        let big = map.values().filter(|v| v.len() > 32).collect::<HashSet<_>>().len();
-        assert_eq!(s.values(), big, "{name}: one stored value per distinct long value");
+        let big = map
+            .values()
+            .filter(|v| v.len() > 32)
+            .collect::<HashSet<_>>()
+            .len();
+        assert_eq!(
+            s.values(),
+            big,
+            "{name}: one stored value per distinct long value"
+        );
     });
 }
 
@@ -166,7 +192,11 @@ fn changes_and_full_commits_agree() {
                 }
             }
             for _ in 0..inserts {
-                let k = if !keys.is_empty() && rng.below(3) == 0 { keys[rng.below(keys.len() as u64) as usize] } else { rng.key() };
+                let k = if !keys.is_empty() && rng.below(3) == 0 {
+                    keys[rng.below(keys.len() as u64) as usize]
+                } else {
+                    rng.key()
+                };
                 changes.push((k, Some(rng.value())));
             }
             // A repeated key: the last change wins.
@@ -183,8 +213,10 @@ fn changes_and_full_commits_agree() {
             let root = state_root(&expect);
             let c = commit(n, parent, StateUpdate::Changes(changes), root);
             let hh = c.header_hash;
-            s.commit_block(c).unwrap_or_else(|e| panic!("{name}: block {n}: {e}"));
-            full.commit_block(commit(n, parent, StateUpdate::Full(expect.clone()), root)).unwrap();
+            s.commit_block(c)
+                .unwrap_or_else(|e| panic!("{name}: block {n}: {e}"));
+            full.commit_block(commit(n, parent, StateUpdate::Full(expect.clone()), root))
+                .unwrap();
             assert_eq!(s.state(&hh).unwrap().unwrap(), expect, "{name}: block {n}");
             parent = hh;
         }
@@ -198,7 +230,8 @@ fn changes_and_full_commits_agree() {
 fn shared_subtrees_stored_once() {
     for_each_backend(|name, s| {
         let mut rng = Rng(7);
-        let mut map: BTreeMap<StateKey, Vec<u8>> = (0..1000).map(|_| (rng.key(), rng.value())).collect();
+        let mut map: BTreeMap<StateKey, Vec<u8>> =
+            (0..1000).map(|_| (rng.key(), rng.value())).collect();
         let a = sorted(&map);
         let ra = state_root(&a);
         let ca = commit(1, ZERO_HASH, StateUpdate::Full(a.clone()), ra);
@@ -212,16 +245,21 @@ fn shared_subtrees_stored_once() {
         map.insert(k, b"changed".to_vec());
         let b = sorted(&map);
         let rb = state_root(&b);
-        s.commit_block(commit(2, ha, StateUpdate::Full(b.clone()), rb)).unwrap();
+        s.commit_block(commit(2, ha, StateUpdate::Full(b.clone()), rb))
+            .unwrap();
         let nodes_b = trie_nodes(&b);
         let union: HashSet<_> = nodes_a.union(&nodes_b).collect();
         assert_eq!(s.nodes(), union.len(), "{name}");
         let added = union.len() - nodes_a.len();
-        assert!(added <= 32, "{name}: one changed leaf added {added} nodes to a 1000-leaf trie");
+        assert!(
+            added <= 32,
+            "{name}: one changed leaf added {added} nodes to a 1000-leaf trie"
+        );
 
         // Re-committing an identical state (another block) adds no node and no value.
         let (n0, v0) = (s.nodes(), s.values());
-        s.commit_block(commit(3, ha, StateUpdate::Full(b), rb)).unwrap();
+        s.commit_block(commit(3, ha, StateUpdate::Full(b), rb))
+            .unwrap();
         assert_eq!((s.nodes(), s.values()), (n0, v0), "{name}");
     });
 }
@@ -236,15 +274,39 @@ fn rejected_commits_write_nothing() {
         s.commit_block(c1).unwrap();
         let before = (s.nodes(), s.values(), s.best_block().unwrap());
 
-        let mut bad = commit(2, h1, StateUpdate::Changes(vec![([3u8; 31], Some(vec![7u8; 99]))]), root);
+        let mut bad = commit(
+            2,
+            h1,
+            StateUpdate::Changes(vec![([3u8; 31], Some(vec![7u8; 99]))]),
+            root,
+        );
         let bad_hash = bad.header_hash;
-        assert!(matches!(s.commit_block(bad.clone()), Err(StoreError::StateRootMismatch { .. })), "{name}");
+        assert!(
+            matches!(
+                s.commit_block(bad.clone()),
+                Err(StoreError::StateRootMismatch { .. })
+            ),
+            "{name}"
+        );
         bad.header_hash = [0; 32];
-        assert!(matches!(s.commit_block(bad), Err(StoreError::HeaderHashMismatch { .. })), "{name}");
+        assert!(
+            matches!(
+                s.commit_block(bad),
+                Err(StoreError::HeaderHashMismatch { .. })
+            ),
+            "{name}"
+        );
         let orphan = commit(2, [5; 32], StateUpdate::Changes(vec![]), root);
-        assert!(matches!(s.commit_block(orphan), Err(StoreError::UnknownBlock(h)) if h == [5; 32]), "{name}");
+        assert!(
+            matches!(s.commit_block(orphan), Err(StoreError::UnknownBlock(h)) if h == [5; 32]),
+            "{name}"
+        );
 
-        assert_eq!((s.nodes(), s.values(), s.best_block().unwrap()), before, "{name}");
+        assert_eq!(
+            (s.nodes(), s.values(), s.best_block().unwrap()),
+            before,
+            "{name}"
+        );
         assert_eq!(s.header(&bad_hash).unwrap(), None);
         assert_eq!(s.state_root(&bad_hash).unwrap(), None);
     });
@@ -258,7 +320,12 @@ fn best_block_pointer() {
         let c1 = commit(1, ZERO_HASH, StateUpdate::Full(kvs), root);
         let h1 = c1.header_hash;
         s.commit_block(c1).unwrap();
-        let mut c2 = commit(2, h1, StateUpdate::Changes(vec![([1u8; 31], None)]), ZERO_HASH);
+        let mut c2 = commit(
+            2,
+            h1,
+            StateUpdate::Changes(vec![([1u8; 31], None)]),
+            ZERO_HASH,
+        );
         c2.make_best = false;
         let h2 = c2.header_hash;
         s.commit_block(c2).unwrap();
@@ -266,8 +333,15 @@ fn best_block_pointer() {
         assert_eq!(s.state(&h2).unwrap(), Some(vec![]), "{name}");
         s.set_best_block(&h2).unwrap();
         let best = s.best_block().unwrap().unwrap();
-        assert_eq!((best.hash, best.slot, best.parent, best.state_root), (h2, 2, h1, ZERO_HASH), "{name}");
-        assert!(matches!(s.set_best_block(&[8; 32]), Err(StoreError::UnknownBlock(_))), "{name}");
+        assert_eq!(
+            (best.hash, best.slot, best.parent, best.state_root),
+            (h2, 2, h1, ZERO_HASH),
+            "{name}"
+        );
+        assert!(
+            matches!(s.set_best_block(&[8; 32]), Err(StoreError::UnknownBlock(_))),
+            "{name}"
+        );
     });
 }
 
@@ -283,12 +357,18 @@ fn corruption_is_detected() {
         let mut batch = Batch::default();
         batch.put(Column::Values, &blake2b_256(&kvs[0].1), b"not the value");
         s.raw().write(batch).unwrap();
-        assert!(matches!(s.state(&hh), Err(StoreError::Corruption(_))), "{name}");
+        assert!(
+            matches!(s.state(&hh), Err(StoreError::Corruption(_))),
+            "{name}"
+        );
         // And a trie node.
         let mut batch = Batch::default();
         batch.put(Column::Nodes, &root, &[0u8; 65]);
         s.raw().write(batch).unwrap();
-        assert!(matches!(s.state(&hh), Err(StoreError::Corruption(_))), "{name}");
+        assert!(
+            matches!(s.state(&hh), Err(StoreError::Corruption(_))),
+            "{name}"
+        );
     });
 }
 
@@ -311,7 +391,10 @@ fn rocks_reopen_resumes_at_best_block() {
             s.commit_block(c).unwrap();
         }
         // A second open of the same directory fails while the first holds its lock.
-        assert!(matches!(RocksStore::open(dir.path()), Err(StoreError::Io(_))));
+        assert!(matches!(
+            RocksStore::open(dir.path()),
+            Err(StoreError::Io(_))
+        ));
     }
     let s = RocksStore::open(dir.path()).unwrap();
     let best = s.best_block().unwrap().unwrap();
@@ -319,12 +402,70 @@ fn rocks_reopen_resumes_at_best_block() {
     let expect = sorted(&map);
     assert_eq!(best.state_root, state_root(&expect));
     assert_eq!(s.state(&best.hash).unwrap().unwrap(), expect);
-    assert_eq!(s.header(&best.hash).unwrap().map(|h| blake2b_256(&h)), Some(best.hash));
+    assert_eq!(
+        s.header(&best.hash).unwrap().map(|h| blake2b_256(&h)),
+        Some(best.hash)
+    );
     // Import continues on top of the reopened store.
     let k = rng.key();
     map.insert(k, b"after reopen".to_vec());
     let root = state_root(&sorted(&map));
-    s.commit_block(commit(6, parent, StateUpdate::Changes(vec![(k, Some(b"after reopen".to_vec()))]), root))
-        .unwrap();
+    s.commit_block(commit(
+        6,
+        parent,
+        StateUpdate::Changes(vec![(k, Some(b"after reopen".to_vec()))]),
+        root,
+    ))
+    .unwrap();
     assert_eq!(s.best_block().unwrap().unwrap().slot, 6);
+}
+
+#[test]
+fn deep_paths_grow_and_collapse() {
+    // Keys agreeing on long prefixes give chains of one-sided branches; deleting down to one
+    // key under such a chain must float the lone leaf up to where the chain began.
+    let mut universe = Vec::new();
+    for i in 0..16u8 {
+        let mut k = [0u8; 31];
+        k[30] = i & 0b0111; // differ in the last octet's low bits: depth ~240
+        k[0] = (i >> 3) & 1; // or in the very first bit
+        universe.push(k);
+    }
+    universe.push([0xff; 31]);
+    for_each_backend(|name, s| {
+        let mut rng = Rng(5);
+        let mut map: BTreeMap<StateKey, Vec<u8>> = BTreeMap::new();
+        let mut parent = ZERO_HASH;
+        for n in 1..=150u32 {
+            let mut changes = Vec::new();
+            for _ in 0..1 + rng.below(4) {
+                let k = universe[rng.below(universe.len() as u64) as usize];
+                let v = if rng.below(2) == 0 {
+                    None
+                } else {
+                    Some(rng.value())
+                };
+                match &v {
+                    Some(v) => map.insert(k, v.clone()),
+                    None => map.remove(&k),
+                };
+                changes.push((k, v));
+            }
+            let expect = sorted(&map);
+            let c = commit(
+                n,
+                parent,
+                StateUpdate::Changes(changes),
+                state_root(&expect),
+            );
+            parent = c.header_hash;
+            s.commit_block(c)
+                .unwrap_or_else(|e| panic!("{name}: block {n}: {e}"));
+            assert_eq!(
+                s.state(&parent).unwrap().unwrap(),
+                expect,
+                "{name}: block {n}"
+            );
+        }
+    });
 }

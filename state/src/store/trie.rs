@@ -78,7 +78,8 @@ pub fn leaf_record(key: &StateKey, value: &[u8]) -> (Hash, Vec<u8>, Option<Hash>
 
 /// Decodes the record stored under `hash`, checking that it hashes to `hash`.
 pub fn decode(hash: &Hash, rec: &[u8]) -> Result<Node, StoreError> {
-    let corrupt = |why: &str| StoreError::Corruption(format!("trie node {}: {why}", hex::encode(hash)));
+    let corrupt =
+        |why: &str| StoreError::Corruption(format!("trie node {}: {why}", hex::encode(hash)));
     if rec.len() < NODE_LEN {
         return Err(corrupt("record too short"));
     }
@@ -151,7 +152,10 @@ pub trait NodeSource {
 }
 
 /// All key-values of the trie under `root`, in trie order ([`trie_key_cmp`]).
-pub fn load_all<S: NodeSource + ?Sized>(src: &S, root: &Hash) -> Result<Vec<(StateKey, Vec<u8>)>, StoreError> {
+pub fn load_all<S: NodeSource + ?Sized>(
+    src: &S,
+    root: &Hash,
+) -> Result<Vec<(StateKey, Vec<u8>)>, StoreError> {
     let mut out = Vec::new();
     if *root != ZERO_HASH {
         load_into(src, root, 0, &mut out)?;
@@ -168,7 +172,10 @@ fn load_into<S: NodeSource + ?Sized>(
     match src.node(hash)? {
         Node::Branch { left, right } => {
             if depth >= 248 {
-                return Err(StoreError::Corruption(format!("trie deeper than 248 bits at {}", hex::encode(hash))));
+                return Err(StoreError::Corruption(format!(
+                    "trie deeper than 248 bits at {}",
+                    hex::encode(hash)
+                )));
             }
             if left != ZERO_HASH {
                 load_into(src, &left, depth + 1, out)?;
@@ -185,7 +192,11 @@ fn load_into<S: NodeSource + ?Sized>(
 }
 
 /// The value of `key` in the trie under `root`, walking one path.
-pub fn lookup<S: NodeSource + ?Sized>(src: &S, root: &Hash, key: &StateKey) -> Result<Option<Vec<u8>>, StoreError> {
+pub fn lookup<S: NodeSource + ?Sized>(
+    src: &S,
+    root: &Hash,
+    key: &StateKey,
+) -> Result<Option<Vec<u8>>, StoreError> {
     let mut hash = *root;
     let mut depth = 0;
     loop {
@@ -195,13 +206,20 @@ pub fn lookup<S: NodeSource + ?Sized>(src: &S, root: &Hash, key: &StateKey) -> R
         match src.node(&hash)? {
             Node::Branch { left, right } => {
                 if depth >= 248 {
-                    return Err(StoreError::Corruption(format!("trie deeper than 248 bits at {}", hex::encode(hash))));
+                    return Err(StoreError::Corruption(format!(
+                        "trie deeper than 248 bits at {}",
+                        hex::encode(hash)
+                    )));
                 }
                 hash = if bit(key, depth) { right } else { left };
                 depth += 1;
             }
             Node::Leaf { key: k, value } => {
-                return if &k == key { src.leaf_value(value).map(Some) } else { Ok(None) };
+                return if &k == key {
+                    src.leaf_value(value).map(Some)
+                } else {
+                    Ok(None)
+                };
             }
         }
     }
@@ -246,7 +264,11 @@ impl Pending {
         if let Some(vh) = vh {
             self.values.entry(vh).or_insert_with(|| value.to_vec());
         }
-        LeafEntry { key: *key, hash, record }
+        LeafEntry {
+            key: *key,
+            hash,
+            record,
+        }
     }
 
     fn branch(&mut self, left: Sub, right: Sub) -> Sub {
@@ -260,7 +282,9 @@ impl Pending {
         match leaves {
             [] => Sub::Empty,
             [leaf] => {
-                self.nodes.entry(leaf.hash).or_insert_with(|| leaf.record.clone());
+                self.nodes
+                    .entry(leaf.hash)
+                    .or_insert_with(|| leaf.record.clone());
                 Sub::Leaf(leaf.hash)
             }
             _ => {
@@ -324,10 +348,16 @@ fn update<S: NodeSource + ?Sized>(
     if changes.is_empty() {
         return Ok(Sub::Stored(*hash));
     }
-    match src.node(hash)? {
+    let rec = src
+        .node_record(hash)?
+        .ok_or(StoreError::MissingNode(*hash))?;
+    match decode(hash, &rec)? {
         Node::Branch { left, right } => {
             if depth >= 248 {
-                return Err(StoreError::Corruption(format!("trie deeper than 248 bits at {}", hex::encode(hash))));
+                return Err(StoreError::Corruption(format!(
+                    "trie deeper than 248 bits at {}",
+                    hex::encode(hash)
+                )));
             }
             let split = changes.partition_point(|(k, _)| !bit(k, depth));
             let (lc, rc) = changes.split_at(split);
@@ -345,12 +375,15 @@ fn update<S: NodeSource + ?Sized>(
         }
         Node::Leaf { key, .. } => {
             // Merge the stored leaf with the changes under this point and rebuild.
-            let rec = src.node_record(hash)?.ok_or(StoreError::MissingNode(*hash))?;
             let mut leaves = Vec::with_capacity(changes.len() + 1);
             let mut kept = changes.iter().any(|(k, _)| *k == key);
             for (k, v) in changes {
                 if !kept && trie_key_cmp(&key, k) == std::cmp::Ordering::Less {
-                    leaves.push(LeafEntry { key, hash: *hash, record: rec.clone() });
+                    leaves.push(LeafEntry {
+                        key,
+                        hash: *hash,
+                        record: rec.clone(),
+                    });
                     kept = true;
                 }
                 if let Some(v) = v {
@@ -358,7 +391,11 @@ fn update<S: NodeSource + ?Sized>(
                 }
             }
             if !kept {
-                leaves.push(LeafEntry { key, hash: *hash, record: rec });
+                leaves.push(LeafEntry {
+                    key,
+                    hash: *hash,
+                    record: rec,
+                });
             }
             Ok(pending.build(&leaves, depth))
         }
