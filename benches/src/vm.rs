@@ -509,6 +509,43 @@ mod tests {
     }
 
     #[test]
+    fn interleaved_measurement_reports_every_vm() {
+        let src = variant("alu", &[("a2 = 10000000", "a2 = 100")]);
+        let good = KernelSpec {
+            name: "alu",
+            expected_a0: native::alu(100),
+            expected_instructions: 4 + 1 + 11 * 100 + 1,
+        };
+        let kinds: Vec<VmKind> = VmKind::ALL
+            .iter()
+            .copied()
+            .filter(|k| !matches!(k, VmKind::PolkaVmCompiler | VmKind::Native))
+            .collect();
+        let kernel = Kernel::assemble(good, &src).unwrap_or_else(|e| panic!("{e}"));
+        let results = measure_interleaved(&kernel, &kinds, 2, |_, _, _| {});
+        assert_eq!(results.len(), kinds.len());
+        for (kind, r) in results {
+            let m = r.unwrap_or_else(|e| panic!("{}: {e}", kind.label()));
+            assert_eq!(m.times.len(), 2);
+            assert_eq!(m.outcome.a0, good.expected_a0);
+        }
+        // A wrong expectation makes every VM fail with a message naming it.
+        let bad = Kernel {
+            spec: KernelSpec {
+                expected_a0: good.expected_a0 ^ 1,
+                ..good
+            },
+            ..kernel
+        };
+        for (kind, r) in measure_interleaved(&bad, &kinds, 2, |_, _, _| {}) {
+            let Err(e) = r else {
+                panic!("{}: wrong a0 not reported", kind.label())
+            };
+            assert!(e.0.contains(kind.label()) && e.0.contains("a0 ="), "{e}");
+        }
+    }
+
+    #[test]
     fn wrong_results_are_reported() {
         let spec = KernelSpec {
             name: "k",

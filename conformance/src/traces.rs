@@ -21,21 +21,32 @@ use std::time::{Duration, Instant};
 
 /// Runs one trace step (one case).
 pub fn run_file(path: &Path) -> Vec<CaseOutcome> {
-    vec![CaseOutcome::of_file(path, run_step(path).map(|_| ()))]
+    vec![CaseOutcome::of_file(path, run_step(path).result)]
 }
 
-/// What importing one step did, for reports and timing.
+/// What running one step did: the verdict, and what the import did, for reports and timing.
 #[derive(Clone, Debug)]
 pub struct StepRun {
-    /// `None` when the block was imported, the error when it was rejected.
+    /// `Ok` when the outcome is the vector's.
+    pub result: CaseResult,
+    /// The import's error when the block was rejected.
     pub rejected: Option<ImportError>,
-    /// Wall time of `import_block` alone (no decoding, no serialisation).
-    pub import_time: Duration,
+    /// Wall time of `import_block` alone (no decoding, no serialisation); `None` if not run.
+    pub import_time: Option<Duration>,
 }
 
-/// Runs one trace step and returns what the import did; `Err` when the outcome differs from
-/// the vector's.
-pub fn run_step(path: &Path) -> Result<StepRun, CaseError> {
+/// Runs one trace step: imports its block on its pre-state and compares with its post-state.
+pub fn run_step(path: &Path) -> StepRun {
+    let mut run = StepRun {
+        result: Ok(()),
+        rejected: None,
+        import_time: None,
+    };
+    run.result = step(path, &mut run);
+    run
+}
+
+fn step(path: &Path, run: &mut StepRun) -> CaseResult {
     let params = Params::tiny();
     let bytes = std::fs::read(path).map_err(|e| CaseError::failed(format!("read: {e}")))?;
     let step: TraceStep =
@@ -51,8 +62,9 @@ pub fn run_step(path: &Path) -> Result<StepRun, CaseError> {
 
     let start = Instant::now();
     let result = import_block(&params, &ctx, &pre, &step.block);
-    let import_time = start.elapsed();
+    run.import_time = Some(start.elapsed());
 
+    // An invalid block leaves the state as it was.
     let expect_rejection = step.post_state.state_root == step.pre_state.state_root;
     match result {
         Ok((post, _)) => {
@@ -64,16 +76,12 @@ pub fn run_step(path: &Path) -> Result<StepRun, CaseError> {
                     }
                 }
                 e
-            })?;
-            Ok(StepRun {
-                rejected: None,
-                import_time,
             })
         }
-        Err(err) if expect_rejection => Ok(StepRun {
-            rejected: Some(err),
-            import_time,
-        }),
+        Err(err) if expect_rejection => {
+            run.rejected = Some(err);
+            Ok(())
+        }
         Err(err) => Err(CaseError::failed(format!("block rejected: {err}"))),
     }
 }

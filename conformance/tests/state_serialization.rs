@@ -32,6 +32,10 @@ struct KeyStats {
     preimages: usize,
     lookups: usize,
     other_data: usize,
+    /// States whose service data are all preimages with their lookups, so that the account
+    /// footprint (`a_i`, `a_o`) can be recomputed from the key/values.
+    footprints_checked: usize,
+    footprint_errors: Vec<String>,
 }
 
 impl KeyStats {
@@ -73,6 +77,31 @@ impl KeyStats {
         self.preimages += preimage_hashes.len();
         self.lookups += lookups;
         self.other_data += data - preimage_hashes.len() - lookups;
+        if data == preimage_hashes.len() + lookups && lookups == preimage_hashes.len() {
+            self.check_footprints(raw, &preimage_hashes);
+        }
+    }
+
+    /// GP 9.8: `a_i = 2·|a_l| + |a_s|`, `a_o = Σ_(h,z)∈a_l (81 + z) + Σ_(k,v)∈a_s (34 + |k| + |v|)`,
+    /// here with no storage, checked against the decoded `ServiceInfo` (field order sanity).
+    fn check_footprints(&mut self, raw: &RawState, preimages: &[(u32, OpaqueHash, u32)]) {
+        let params = Params::tiny();
+        let state = match raw.to_state(&params) {
+            Ok(s) => s,
+            Err(_) => return,
+        };
+        for (s, info) in &state.accounts {
+            let mine: Vec<_> = preimages.iter().filter(|(t, _, _)| t == s).collect();
+            let items = 2 * mine.len() as u32;
+            let octets: u64 = mine.iter().map(|(_, _, z)| 81 + *z as u64).sum();
+            if (info.items, info.bytes) != (items, octets) {
+                self.footprint_errors.push(format!(
+                    "service {s}: items/bytes {}/{} but key/values give {items}/{octets}",
+                    info.items, info.bytes
+                ));
+            }
+        }
+        self.footprints_checked += 1;
     }
 }
 
@@ -81,7 +110,7 @@ fn check_state(raw: &RawState, params: &Params, what: &str) -> Result<(), String
     let state = raw.to_state(params).map_err(|e| format!("{what}: {e}"))?;
     let kvs = state.to_key_values();
     let mut expected = raw.pairs();
-    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    expected.sort_by_key(|a| a.0);
     if kvs.len() != expected.len() {
         return Err(format!(
             "{what}: {} key/values re-serialised, {} expected",
@@ -192,14 +221,18 @@ fn trace_states_round_trip() {
         report.push(format!(
             "{set}: {} steps; components {:?}; services {:?}; max keys {max_keys}; \
              service data seen: {} preimages, {} lookups (of present preimages), {} other \
-             (storage or lookups of absent preimages)",
+             (storage or lookups of absent preimages); account footprints recomputed in {} states",
             files.len(),
             stats.components,
             stats.services,
             stats.preimages,
             stats.lookups,
-            stats.other_data
+            stats.other_data,
+            stats.footprints_checked
         ));
+        for e in &stats.footprint_errors {
+            failures.push(format!("{set}: footprint {e}"));
+        }
     }
     for r in &report {
         eprintln!("{r}");
@@ -303,4 +336,41 @@ fn trace_state_root_cost() {
             cached_time / n
         );
     }
+}
+
+/// The two recorded fuzz sessions (`shared/fuzz-proto/examples/{forks,no_forks}`) start with an
+/// `Initialize` message whose key/values must parse into a `State`, re-serialise identically and
+/// Merklize to the root the reference target answered with.
+#[test]
+fn fuzz_initialize_states_round_trip() {
+    use jam_state::codec::{Decode, Reader};
+    use jam_state::trace::KeyValue;
+    use jam_state::types::Header;
+    let params = Params::tiny();
+    let dir = jam_vectors_dir()
+        .join("..")
+        .join("fuzz-proto")
+        .join("examples");
+    let mut checked = 0;
+    for session in ["forks", "no_forks"] {
+        let msg = std::fs::read(dir.join(session).join("00000001_fuzzer_initialize.bin")).unwrap();
+        let reply =
+            std::fs::read(dir.join(session).join("00000001_target_state_root.bin")).unwrap();
+        assert_eq!(msg[0], 1, "{session}: Initialize tag");
+        assert_eq!(
+            (reply[0], reply.len()),
+            (2, 33),
+            "{session}: StateRoot reply"
+        );
+        let mut r = Reader::new(&msg[1..], &params);
+        let _header = Header::decode(&mut r).unwrap();
+        let keyvals = Vec::<KeyValue>::decode(&mut r).unwrap();
+        let raw = RawState {
+            state_root: OpaqueHash::from_slice(&reply[1..]).unwrap(),
+            keyvals,
+        };
+        check_state(&raw, &params, session).unwrap();
+        checked += 1;
+    }
+    assert_eq!(checked, 2);
 }

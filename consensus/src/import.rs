@@ -59,7 +59,9 @@ pub struct ImportContext {
 impl ImportContext {
     /// A context with a ring for `params`' validator count and nothing else known.
     pub fn new(params: &Params) -> Result<Self, bandersnatch::BandersnatchError> {
-        Ok(Self::with_ring(Arc::new(RingContext::new(params.validators())?)))
+        Ok(Self::with_ring(Arc::new(RingContext::new(
+            params.validators(),
+        )?)))
     }
 
     /// A context around an existing ring context (e.g. from a [`bandersnatch::RingCache`]).
@@ -95,7 +97,10 @@ pub struct ImportOutput {
 pub enum ImportError {
     /// `H_p` is not the hash of the parent header.
     #[error("bad parent: header names {got}, the parent is {expected}")]
-    BadParent { expected: HeaderHash, got: HeaderHash },
+    BadParent {
+        expected: HeaderHash,
+        got: HeaderHash,
+    },
     /// `H_r` is not the prior state's root.
     #[error("bad parent state root: header has {got}, the prior state's root is {expected}")]
     BadParentStateRoot { expected: StateRoot, got: StateRoot },
@@ -104,7 +109,10 @@ pub enum ImportError {
     BadSlot { slot: TimeSlot, prior: TimeSlot },
     /// `H_x` is not the extrinsic's hash.
     #[error("bad extrinsic hash: header has {got}, the extrinsic hashes to {expected}")]
-    BadExtrinsicHash { expected: OpaqueHash, got: OpaqueHash },
+    BadExtrinsicHash {
+        expected: OpaqueHash,
+        got: OpaqueHash,
+    },
     /// `H_i ≥ V`.
     #[error("author index {0} out of range")]
     BadAuthorIndex(ValidatorIndex),
@@ -252,7 +260,8 @@ pub fn import_block(
     })?;
 
     // §7: β† (the parent's state root fills in the newest entry).
-    let beta_dagger = history::with_parent_state_root(&state.recent_blocks, header.parent_state_root);
+    let beta_dagger =
+        history::with_parent_state_root(&state.recent_blocks, header.parent_state_root);
 
     // §11.2: assurances (ρ‡ and the available reports W).
     let assured = assurances::transition(
@@ -589,4 +598,3 @@ pub fn verify_seal_and_entropy(
         .map(OpaqueHash)
         .ok_or(SealCheckError::BadEntropy)
 }
-

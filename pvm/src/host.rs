@@ -75,7 +75,11 @@ impl Instance {
         loop {
             match self.run() {
                 Exit::HostCall(index) => {
-                    let mut ctx = HostContext { regs: &mut self.regs, gas: &mut self.gas, memory: &mut self.memory };
+                    let mut ctx = HostContext {
+                        regs: &mut self.regs,
+                        gas: &mut self.gas,
+                        memory: &mut self.memory,
+                    };
                     match host.host_call(index, &mut ctx) {
                         HostResult::Continue => {}
                         HostResult::Halt => return Exit::Halt,
@@ -107,14 +111,23 @@ pub struct Invocation {
 
 /// Ψ_M (GP A.8): standard initialisation of `program` (the A.7 encoding) with `args`,
 /// then Ψ_H from `pc` with `gas`, then result extraction from ω7/ω8.
-pub fn invoke<H: HostCalls + ?Sized>(program: &[u8], pc: u32, gas: u64, args: &[u8], host: &mut H) -> Invocation {
+pub fn invoke<H: HostCalls + ?Sized>(
+    program: &[u8],
+    pc: u32,
+    gas: u64,
+    args: &[u8],
+    host: &mut H,
+) -> Invocation {
     let Ok((prog, memory, regs)) = standard_init(program, args) else {
-        return Invocation { gas_used: 0, result: Err(InvocationFailure::Panic) };
+        return Invocation {
+            gas_used: 0,
+            result: Err(InvocationFailure::Panic),
+        };
     };
     let gas = gas.min(i64::MAX as u64) as i64;
     let mut inst = Instance::new(Arc::new(prog), memory, regs, pc, gas);
     let exit = inst.run_with_host(host);
-    let gas_used = (gas - inst.gas.max(0)) as u64;
+    let gas_used = (gas - inst.gas.max(0)).max(0) as u64;
     let result = match exit {
         Exit::OutOfGas => Err(InvocationFailure::OutOfGas),
         Exit::Halt => {
@@ -124,7 +137,10 @@ pub fn invoke<H: HostCalls + ?Sized>(program: &[u8], pc: u32, gas: u64, args: &[
                 && start + len <= 1u64 << 32
                 && inst.memory.is_readable(start as u32, len as u32);
             if readable {
-                Ok(inst.memory.read_vec(start as u32, len as u32).unwrap_or_default())
+                Ok(inst
+                    .memory
+                    .read_vec(start as u32, len as u32)
+                    .unwrap_or_default())
             } else {
                 Ok(Vec::new())
             }

@@ -23,7 +23,10 @@ fn le(bytes: &[u8]) -> u64 {
 /// Y(p, a): decodes a standard program `E3(|o|) ⌢ E3(|w|) ⌢ E2(z) ⌢ E3(s) ⌢ o ⌢ w ⌢
 /// E4(|c|) ⌢ c` and lays out RAM (read-only data, read-write data and heap, stack,
 /// arguments) and registers as GP A.7 says.
-pub fn standard_init(spi_blob: &[u8], args: &[u8]) -> Result<(Program, Memory, [u64; 13]), ProgramError> {
+pub fn standard_init(
+    spi_blob: &[u8],
+    args: &[u8],
+) -> Result<(Program, Memory, [u64; 13]), ProgramError> {
     let mut pos = 0usize;
     let mut take = |n: u64, what: &'static str| -> Result<&[u8], ProgramError> {
         if n > (spi_blob.len() - pos) as u64 {
@@ -71,11 +74,20 @@ pub fn standard_init(spi_blob: &[u8], args: &[u8]) -> Result<(Program, Memory, [
     // Stack.
     let stack_end = (1u64 << 32) - 2 * ZONE_SIZE - MAX_INPUT;
     let stack_len = page_round(s);
-    mem.map((stack_end - stack_len) as u32, stack_len as u32, Access::ReadWrite);
+    mem.map(
+        (stack_end - stack_len) as u32,
+        stack_len as u32,
+        Access::ReadWrite,
+    );
     // Arguments.
     let args_start = (1u64 << 32) - ZONE_SIZE - MAX_INPUT;
-    mem.map(args_start as u32, page_round(args.len() as u64) as u32, Access::ReadOnly);
-    mem.write_init(args_start as u32, args).expect("mapped above");
+    mem.map(
+        args_start as u32,
+        page_round(args.len() as u64) as u32,
+        Access::ReadOnly,
+    );
+    mem.write_init(args_start as u32, args)
+        .expect("mapped above");
 
     let mut regs = [0u64; 13];
     regs[0] = (1u64 << 32) - (1 << 16);

@@ -44,7 +44,11 @@ pub struct Instance {
 
 impl std::fmt::Debug for Instance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Instance").field("regs", &self.regs).field("pc", &self.pc).field("gas", &self.gas).finish()
+        f.debug_struct("Instance")
+            .field("regs", &self.regs)
+            .field("pc", &self.pc)
+            .field("gas", &self.gas)
+            .finish()
     }
 }
 
@@ -87,8 +91,21 @@ enum Outcome {
 
 impl Instance {
     /// A machine about to execute `program` at `pc`.
-    pub fn new(program: Arc<Program>, memory: Memory, regs: [u64; 13], pc: u32, gas: i64) -> Instance {
-        Instance { regs, pc, gas, memory, program, resume: None }
+    pub fn new(
+        program: Arc<Program>,
+        memory: Memory,
+        regs: [u64; 13],
+        pc: u32,
+        gas: i64,
+    ) -> Instance {
+        Instance {
+            regs,
+            pc,
+            gas,
+            memory,
+            program,
+            resume: None,
+        }
     }
 
     /// The program this machine runs.
@@ -123,7 +140,11 @@ impl Instance {
                         .map(|r| (r, regs[r as usize]))
                         .collect();
                     let instruction = self.prog.instruction_at(self.prog.pcs[idx]);
-                    (self.f)(TraceStep { instruction, gas, regs_written });
+                    (self.f)(TraceStep {
+                        instruction,
+                        gas,
+                        regs_written,
+                    });
                 }
             }
         }
@@ -134,7 +155,11 @@ impl Instance {
                 self.pending = Some((idx, *regs, gas));
             }
         }
-        let mut c = Collect { prog: self.program.clone(), pending: None, f: on_step };
+        let mut c = Collect {
+            prog: self.program.clone(),
+            pending: None,
+            f: on_step,
+        };
         let exit = self.run_with(&mut c);
         let regs = self.regs;
         c.flush(&regs);
@@ -142,7 +167,14 @@ impl Instance {
     }
 
     fn run_with<T: Tracer>(&mut self, tracer: &mut T) -> Exit {
-        let Instance { regs, pc, gas, memory, program, resume } = self;
+        let Instance {
+            regs,
+            pc,
+            gas,
+            memory,
+            program,
+            resume,
+        } = self;
         let prog: &Program = program;
         let start = match resume.take() {
             Some((epc, idx)) if epc == *pc => Some(idx as usize),
@@ -150,8 +182,12 @@ impl Instance {
         };
         let Some(mut idx) = start else {
             // Not an opcode position: ζ gives opcode 0, a trap costing 1.
-            *gas -= 1;
-            return if *gas < 0 { Exit::OutOfGas } else { Exit::Panic };
+            *gas = gas.saturating_sub(1);
+            return if *gas < 0 {
+                Exit::OutOfGas
+            } else {
+                Exit::Panic
+            };
         };
         let cost = prog.insts[idx].z as i64;
         let outcome = if *gas < cost {
@@ -321,11 +357,17 @@ fn execute<T: Tracer, const SLOW: bool>(
                 exit!(Outcome::Halt);
             }
             let k = (addr >> 1).wrapping_sub(1) as usize;
-            if addr & 1 != 0 || k >= jt.len() {
+            if addr & 1 != 0 {
                 exit!(Outcome::Panic);
             }
-            // SAFETY: k < jt.len() checked above.
-            let t = unsafe { *jt.get_unchecked(k) };
+            let t = if k < jt.len() {
+                // SAFETY: k < jt.len() checked above.
+                unsafe { *jt.get_unchecked(k) }
+            } else if (k as u64) < prog.zero_entries {
+                prog.zero_entry_target
+            } else {
+                INVALID_TARGET
+            };
             if t == INVALID_TARGET {
                 exit!(Outcome::Panic);
             }
@@ -417,11 +459,14 @@ fn execute<T: Tracer, const SLOW: bool>(
     loop {
         // SAFETY: `ip` always points to a valid entry (see `next!` and `goto!`).
         let op = unsafe { (*ip).op };
+        // SAFETY: the decoder only stores GP opcodes (<= 230) and fused codes
+        // (`program::fused`, <= 253); this lets the dispatch skip its range check.
+        unsafe { std::hint::assert_unchecked(op <= crate::program::fused::MAX_CODE) };
         if SLOW {
             // SAFETY: as above.
             if unsafe { (*ip).z } != 0 {
                 if g < 1 {
-                    g -= 1;
+                    g = g.saturating_sub(1);
                     exit!(Outcome::OutOfGas);
                 }
                 g -= 1;
@@ -463,10 +508,18 @@ fn execute<T: Tracer, const SLOW: bool>(
             c::store_u16 => store!(store_u16, x!(), reg!(a!())),
             c::store_u32 => store!(store_u32, x!(), reg!(a!())),
             c::store_u64 => store!(store_u64, x!(), reg!(a!())),
-            c::store_imm_ind_u8 => store!(store_u8, (reg!(a!()) as u32).wrapping_add(x!()), sx(y!())),
-            c::store_imm_ind_u16 => store!(store_u16, (reg!(a!()) as u32).wrapping_add(x!()), sx(y!())),
-            c::store_imm_ind_u32 => store!(store_u32, (reg!(a!()) as u32).wrapping_add(x!()), sx(y!())),
-            c::store_imm_ind_u64 => store!(store_u64, (reg!(a!()) as u32).wrapping_add(x!()), sx(y!())),
+            c::store_imm_ind_u8 => {
+                store!(store_u8, (reg!(a!()) as u32).wrapping_add(x!()), sx(y!()))
+            }
+            c::store_imm_ind_u16 => {
+                store!(store_u16, (reg!(a!()) as u32).wrapping_add(x!()), sx(y!()))
+            }
+            c::store_imm_ind_u32 => {
+                store!(store_u32, (reg!(a!()) as u32).wrapping_add(x!()), sx(y!()))
+            }
+            c::store_imm_ind_u64 => {
+                store!(store_u64, (reg!(a!()) as u32).wrapping_add(x!()), sx(y!()))
+            }
             c::load_imm_jump => {
                 set!(a!(), sx(x!()));
                 goto!(y!())
@@ -532,9 +585,21 @@ fn execute<T: Tracer, const SLOW: bool>(
             }
             // Two registers and an immediate: a!() = r_A, b!() = r_B.
             c::store_ind_u8 => store!(store_u8, (reg!(b!()) as u32).wrapping_add(x!()), reg!(a!())),
-            c::store_ind_u16 => store!(store_u16, (reg!(b!()) as u32).wrapping_add(x!()), reg!(a!())),
-            c::store_ind_u32 => store!(store_u32, (reg!(b!()) as u32).wrapping_add(x!()), reg!(a!())),
-            c::store_ind_u64 => store!(store_u64, (reg!(b!()) as u32).wrapping_add(x!()), reg!(a!())),
+            c::store_ind_u16 => store!(
+                store_u16,
+                (reg!(b!()) as u32).wrapping_add(x!()),
+                reg!(a!())
+            ),
+            c::store_ind_u32 => store!(
+                store_u32,
+                (reg!(b!()) as u32).wrapping_add(x!()),
+                reg!(a!())
+            ),
+            c::store_ind_u64 => store!(
+                store_u64,
+                (reg!(b!()) as u32).wrapping_add(x!()),
+                reg!(a!())
+            ),
             c::load_ind_u8 => load!(load_u8, (reg!(b!()) as u32).wrapping_add(x!()), a!(), id),
             c::load_ind_i8 => load!(load_u8, (reg!(b!()) as u32).wrapping_add(x!()), a!(), i8x),
             c::load_ind_u16 => load!(load_u16, (reg!(b!()) as u32).wrapping_add(x!()), a!(), id),
@@ -579,7 +644,10 @@ fn execute<T: Tracer, const SLOW: bool>(
                 next!()
             }
             c::shar_r_imm_32 => {
-                set!(a!(), ((reg!(b!()) as u32 as i32) >> (x!() % 32)) as i64 as u64);
+                set!(
+                    a!(),
+                    ((reg!(b!()) as u32 as i32) >> (x!() % 32)) as i64 as u64
+                );
                 next!()
             }
             c::neg_add_imm_32 => {
@@ -663,11 +731,17 @@ fn execute<T: Tracer, const SLOW: bool>(
                 next!()
             }
             c::rot_r_32_imm => {
-                set!(a!(), s32((reg!(b!()) as u32).rotate_right(x!() % 32) as u64));
+                set!(
+                    a!(),
+                    s32((reg!(b!()) as u32).rotate_right(x!() % 32) as u64)
+                );
                 next!()
             }
             c::rot_r_32_imm_alt => {
-                set!(a!(), s32(x!().rotate_right((reg!(b!()) % 32) as u32) as u64));
+                set!(
+                    a!(),
+                    s32(x!().rotate_right((reg!(b!()) % 32) as u32) as u64)
+                );
                 next!()
             }
             c::branch_eq => branch!(reg!(a!()) == reg!(b!()), y!()),
@@ -696,7 +770,7 @@ fn execute<T: Tracer, const SLOW: bool>(
             }
             c::div_u_32 => {
                 let (p, q) = (reg!(a!()) as u32, reg!(b!()) as u32);
-                set!(d!(), if q == 0 { u64::MAX } else { s32((p / q) as u64) });
+                set!(d!(), p.checked_div(q).map_or(u64::MAX, |v| s32(v as u64)));
                 next!()
             }
             c::div_s_32 => {
@@ -713,7 +787,14 @@ fn execute<T: Tracer, const SLOW: bool>(
             }
             c::rem_u_32 => {
                 let (p, q) = (reg!(a!()) as u32, reg!(b!()) as u32);
-                set!(d!(), if q == 0 { s32(p as u64) } else { s32((p % q) as u64) });
+                set!(
+                    d!(),
+                    if q == 0 {
+                        s32(p as u64)
+                    } else {
+                        s32((p % q) as u64)
+                    }
+                );
                 next!()
             }
             c::rem_s_32 => {
@@ -737,7 +818,10 @@ fn execute<T: Tracer, const SLOW: bool>(
                 next!()
             }
             c::shar_r_32 => {
-                set!(d!(), ((reg!(a!()) as u32 as i32) >> (reg!(b!()) % 32)) as i64 as u64);
+                set!(
+                    d!(),
+                    ((reg!(a!()) as u32 as i32) >> (reg!(b!()) % 32)) as i64 as u64
+                );
                 next!()
             }
             c::add_64 => {
@@ -754,7 +838,7 @@ fn execute<T: Tracer, const SLOW: bool>(
             }
             c::div_u_64 => {
                 let (p, q) = (reg!(a!()), reg!(b!()));
-                set!(d!(), if q == 0 { u64::MAX } else { p / q });
+                set!(d!(), p.checked_div(q).unwrap_or(u64::MAX));
                 next!()
             }
             c::div_s_64 => {
@@ -776,7 +860,14 @@ fn execute<T: Tracer, const SLOW: bool>(
             }
             c::rem_s_64 => {
                 let (p, q) = (reg!(a!()) as i64, reg!(b!()) as i64);
-                set!(d!(), if p == i64::MIN && q == -1 { 0 } else { smod64(p, q) as u64 });
+                set!(
+                    d!(),
+                    if p == i64::MIN && q == -1 {
+                        0
+                    } else {
+                        smod64(p, q) as u64
+                    }
+                );
                 next!()
             }
             c::shlo_l_64 => {
@@ -804,15 +895,24 @@ fn execute<T: Tracer, const SLOW: bool>(
                 next!()
             }
             c::mul_upper_s_s => {
-                set!(d!(), ((reg!(a!()) as i64 as i128 * reg!(b!()) as i64 as i128) >> 64) as u64);
+                set!(
+                    d!(),
+                    ((reg!(a!()) as i64 as i128 * reg!(b!()) as i64 as i128) >> 64) as u64
+                );
                 next!()
             }
             c::mul_upper_u_u => {
-                set!(d!(), ((reg!(a!()) as u128 * reg!(b!()) as u128) >> 64) as u64);
+                set!(
+                    d!(),
+                    ((reg!(a!()) as u128 * reg!(b!()) as u128) >> 64) as u64
+                );
                 next!()
             }
             c::mul_upper_s_u => {
-                set!(d!(), ((reg!(a!()) as i64 as i128 * reg!(b!()) as i128) >> 64) as u64);
+                set!(
+                    d!(),
+                    ((reg!(a!()) as i64 as i128 * reg!(b!()) as i128) >> 64) as u64
+                );
                 next!()
             }
             c::set_lt_u => {
@@ -840,7 +940,10 @@ fn execute<T: Tracer, const SLOW: bool>(
                 next!()
             }
             c::rot_l_32 => {
-                set!(d!(), s32((reg!(a!()) as u32).rotate_left((reg!(b!()) % 32) as u32) as u64));
+                set!(
+                    d!(),
+                    s32((reg!(a!()) as u32).rotate_left((reg!(b!()) % 32) as u32) as u64)
+                );
                 next!()
             }
             c::rot_r_64 => {
@@ -848,7 +951,10 @@ fn execute<T: Tracer, const SLOW: bool>(
                 next!()
             }
             c::rot_r_32 => {
-                set!(d!(), s32((reg!(a!()) as u32).rotate_right((reg!(b!()) % 32) as u32) as u64));
+                set!(
+                    d!(),
+                    s32((reg!(a!()) as u32).rotate_right((reg!(b!()) % 32) as u32) as u64)
+                );
                 next!()
             }
             c::and_inv => {
@@ -933,7 +1039,11 @@ fn execute<T: Tracer, const SLOW: bool>(
                 next!()
             }
             f::STORE_IND_U64_ADD_IMM_64 => {
-                st!(store_u64, (reg!(b!()) as u32).wrapping_add(x!()), reg!(a!()));
+                st!(
+                    store_u64,
+                    (reg!(b!()) as u32).wrapping_add(x!()),
+                    reg!(a!())
+                );
                 second!();
                 set!(a!(), reg!(b!()).wrapping_add(sx(x!())));
                 next!()
@@ -946,7 +1056,11 @@ fn execute<T: Tracer, const SLOW: bool>(
             f::ADD_IMM_64_STORE_IND_U64 => {
                 set!(a!(), reg!(b!()).wrapping_add(sx(x!())));
                 second!();
-                store!(store_u64, (reg!(b!()) as u32).wrapping_add(x!()), reg!(a!()))
+                store!(
+                    store_u64,
+                    (reg!(b!()) as u32).wrapping_add(x!()),
+                    reg!(a!())
+                )
             }
             f::LOAD_IND_U64_LOAD_IND_U64 => {
                 ld!(load_u64, (reg!(b!()) as u32).wrapping_add(x!()), a!(), id);
@@ -954,9 +1068,17 @@ fn execute<T: Tracer, const SLOW: bool>(
                 load!(load_u64, (reg!(b!()) as u32).wrapping_add(x!()), a!(), id)
             }
             f::STORE_IND_U64_STORE_IND_U64 => {
-                st!(store_u64, (reg!(b!()) as u32).wrapping_add(x!()), reg!(a!()));
+                st!(
+                    store_u64,
+                    (reg!(b!()) as u32).wrapping_add(x!()),
+                    reg!(a!())
+                );
                 second!();
-                store!(store_u64, (reg!(b!()) as u32).wrapping_add(x!()), reg!(a!()))
+                store!(
+                    store_u64,
+                    (reg!(b!()) as u32).wrapping_add(x!()),
+                    reg!(a!())
+                )
             }
             f::MOVE_REG_ADD_IMM_64 => {
                 set!(a!(), reg!(b!()));
@@ -980,6 +1102,31 @@ fn execute<T: Tracer, const SLOW: bool>(
                 second!();
                 set!(a!(), reg!(b!()).wrapping_add(sx(x!())));
                 next!()
+            }
+            f::STORE_IMM_IND_U8_ADD_64_BRANCH_LT_U => {
+                st!(store_u8, (reg!(a!()) as u32).wrapping_add(x!()), sx(y!()));
+                second!();
+                set!(d!(), reg!(a!()).wrapping_add(reg!(b!())));
+                second!();
+                branch!(reg!(a!()) < reg!(b!()), y!())
+            }
+            f::STORE_IND_U64_ADD_IMM_64_BRANCH_LT_U => {
+                st!(
+                    store_u64,
+                    (reg!(b!()) as u32).wrapping_add(x!()),
+                    reg!(a!())
+                );
+                second!();
+                set!(a!(), reg!(b!()).wrapping_add(sx(x!())));
+                second!();
+                branch!(reg!(a!()) < reg!(b!()), y!())
+            }
+            f::MUL_64_ADD_IMM_64_BRANCH_LT_U => {
+                set!(d!(), reg!(a!()).wrapping_mul(reg!(b!())));
+                second!();
+                set!(a!(), reg!(b!()).wrapping_add(sx(x!())));
+                second!();
+                branch!(reg!(a!()) < reg!(b!()), y!())
             }
             // Opcodes are decoded from the table above; nothing else reaches here.
             _ => exit!(Outcome::Panic),

@@ -41,7 +41,9 @@ mod interpreter;
 mod memory;
 mod program;
 
-pub use host::{invoke, HostCalls, HostContext, HostResult, Invocation, InvocationFailure, NoHostCalls};
+pub use host::{
+    invoke, HostCalls, HostContext, HostResult, Invocation, InvocationFailure, NoHostCalls,
+};
 pub use initialization::{standard_init, MAX_INPUT, ZONE_SIZE};
 pub use instructions::{ArgFormat, Opcode};
 pub use interpreter::{Exit, Instance, TraceStep};

@@ -65,12 +65,18 @@ impl Clone for Memory {
             let flags = e & PAGE_MASK;
             let src = e & !PAGE_MASK;
             if src == zero_page_addr() || flags == 0 {
-                m.table[page] = if flags == 0 { 0 } else { zero_page_addr() | flags };
+                m.table[page] = if flags == 0 {
+                    0
+                } else {
+                    zero_page_addr() | flags
+                };
             } else {
                 let dst = m.alloc_page();
                 // SAFETY: `src` is a live page buffer owned by `self` and `dst` a fresh one
                 // owned by `m`; both are PAGE_SIZE bytes and distinct allocations.
-                unsafe { ptr::copy_nonoverlapping(src as *const u8, dst as *mut u8, PAGE_SIZE as usize) };
+                unsafe {
+                    ptr::copy_nonoverlapping(src as *const u8, dst as *mut u8, PAGE_SIZE as usize)
+                };
                 m.table[page] = dst | flags;
             }
         }
@@ -80,14 +86,21 @@ impl Clone for Memory {
 
 impl std::fmt::Debug for Memory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Memory").field("pages_allocated", &self.owned.len()).finish()
+        f.debug_struct("Memory")
+            .field("pages_allocated", &self.owned.len())
+            .finish()
     }
 }
 
 impl Memory {
     /// An address space with every page inaccessible.
     pub fn new() -> Memory {
-        Memory { table: vec![0usize; NUM_PAGES].into_boxed_slice(), owned: Vec::new(), free: Vec::new(), heap_top: 0 }
+        Memory {
+            table: vec![0usize; NUM_PAGES].into_boxed_slice(),
+            owned: Vec::new(),
+            free: Vec::new(),
+            heap_top: 0,
+        }
     }
 
     fn alloc_page(&mut self) -> usize {
@@ -117,7 +130,11 @@ impl Memory {
         for page in Self::pages(start, len) {
             let e = self.table[page];
             let backing = e & !PAGE_MASK;
-            let backing = if backing == 0 { zero_page_addr() } else { backing };
+            let backing = if backing == 0 {
+                zero_page_addr()
+            } else {
+                backing
+            };
             let flags = match access {
                 Access::ReadOnly => F_READ,
                 Access::ReadWrite if backing == zero_page_addr() => F_READ | F_LAZY,
@@ -170,7 +187,11 @@ impl Memory {
         let mut left = len as u64;
         loop {
             let e = self.table[(a / PAGE_SIZE) as usize];
-            let ok = if write { e & (F_WRITE | F_LAZY) != 0 } else { e & F_READ != 0 };
+            let ok = if write {
+                e & (F_WRITE | F_LAZY) != 0
+            } else {
+                e & F_READ != 0
+            };
             if !ok {
                 return Some(a);
             }
@@ -237,7 +258,9 @@ impl Memory {
             let p = self.table[(a / PAGE_SIZE) as usize] & !PAGE_MASK;
             // SAFETY: the page is readable, so `p` is the zero page or an owned buffer of
             // PAGE_SIZE bytes; off + n <= PAGE_SIZE.
-            unsafe { ptr::copy_nonoverlapping((p + off) as *const u8, buf[done..].as_mut_ptr(), n) };
+            unsafe {
+                ptr::copy_nonoverlapping((p + off) as *const u8, buf[done..].as_mut_ptr(), n)
+            };
             done += n;
             a = a.wrapping_add(n as u32);
         }
@@ -284,7 +307,7 @@ impl Memory {
         if size == 0 {
             return top as u64;
         }
-        let new_top = top as u64 + size;
+        let new_top = top as u64 + size.min(1 << 32);
         if new_top > u32::MAX as u64 {
             return 0;
         }
@@ -372,7 +395,12 @@ macro_rules! guest_access {
             if e & F_WRITE != 0 && off <= PAGE_SIZE as usize - N {
                 // SAFETY: F_WRITE pages are backed by an owned PAGE_SIZE buffer (never the
                 // zero page) and off + N <= PAGE_SIZE.
-                unsafe { ptr::write_unaligned(((e & !PAGE_MASK) + off) as *mut $ty, (value as $ty).to_le()) };
+                unsafe {
+                    ptr::write_unaligned(
+                        ((e & !PAGE_MASK) + off) as *mut $ty,
+                        (value as $ty).to_le(),
+                    )
+                };
                 true
             } else {
                 false
@@ -399,17 +427,20 @@ impl Memory {
     #[cfg(test)]
     fn load_u16(&self, addr: u32) -> Result<u64, u32> {
         // SAFETY: as above.
-        unsafe { fast::load_u16(self.table_ptr(), addr) }.map_or_else(|| self.load_slow(addr, 2), Ok)
+        unsafe { fast::load_u16(self.table_ptr(), addr) }
+            .map_or_else(|| self.load_slow(addr, 2), Ok)
     }
     #[cfg(test)]
     fn load_u32(&self, addr: u32) -> Result<u64, u32> {
         // SAFETY: as above.
-        unsafe { fast::load_u32(self.table_ptr(), addr) }.map_or_else(|| self.load_slow(addr, 4), Ok)
+        unsafe { fast::load_u32(self.table_ptr(), addr) }
+            .map_or_else(|| self.load_slow(addr, 4), Ok)
     }
     #[cfg(test)]
     fn load_u64(&self, addr: u32) -> Result<u64, u32> {
         // SAFETY: as above.
-        unsafe { fast::load_u64(self.table_ptr(), addr) }.map_or_else(|| self.load_slow(addr, 8), Ok)
+        unsafe { fast::load_u64(self.table_ptr(), addr) }
+            .map_or_else(|| self.load_slow(addr, 8), Ok)
     }
     #[cfg(test)]
     fn store_u32(&mut self, addr: u32, v: u64) -> Result<(), u32> {

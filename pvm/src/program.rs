@@ -78,6 +78,24 @@ pub(crate) mod fused {
     pub const ADD_IMM_64_STORE_IND_U64: u8 = 251;
     pub const LOAD_IND_U64_LOAD_IND_U64: u8 = 252;
     pub const STORE_IND_U64_STORE_IND_U64: u8 = 253;
+    /// The largest code stored in [`super::Inst::op`].
+    pub const MAX_CODE: u8 = 253;
+    pub const STORE_IMM_IND_U8_ADD_64_BRANCH_LT_U: u8 = 233;
+    pub const STORE_IND_U64_ADD_IMM_64_BRANCH_LT_U: u8 = 234;
+    pub const MUL_64_ADD_IMM_64_BRANCH_LT_U: u8 = 235;
+
+    /// The fused code for three consecutive opcodes, if there is one.
+    pub fn triple(first: Opcode, second: Opcode, third: Opcode) -> Option<u8> {
+        use Opcode as O;
+        Some(match (first, second, third) {
+            (O::store_imm_ind_u8, O::add_64, O::branch_lt_u) => STORE_IMM_IND_U8_ADD_64_BRANCH_LT_U,
+            (O::store_ind_u64, O::add_imm_64, O::branch_lt_u) => {
+                STORE_IND_U64_ADD_IMM_64_BRANCH_LT_U
+            }
+            (O::mul_64, O::add_imm_64, O::branch_lt_u) => MUL_64_ADD_IMM_64_BRANCH_LT_U,
+            _ => return None,
+        })
+    }
     pub const MOVE_REG_ADD_IMM_64: u8 = 236;
     pub const ADD_IMM_64_LOAD_IMM_JUMP: u8 = 237;
     pub const ADD_64_LOAD_IND_U64: u8 = 238;
@@ -139,6 +157,10 @@ pub struct Program {
     code: Vec<u8>,
     bitmask: Vec<bool>,
     jump_table: Vec<u32>,
+    /// |j| when the entry size z is 0 (all entries 0, kept as a count).
+    pub(crate) zero_entries: u64,
+    /// The resolved target of pc 0, for `zero_entries`.
+    pub(crate) zero_entry_target: u32,
     /// Compact instructions; entries `[0, n_real)` are sorted by pc (real instructions plus
     /// implicit traps where execution would fall onto a non-opcode position); entries after
     /// `n_real` are zero-cost traps standing for branches to invalid targets.
@@ -155,7 +177,7 @@ impl fmt::Debug for Program {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Program")
             .field("code_len", &self.code.len())
-            .field("jump_table_len", &self.jump_table.len())
+            .field("jump_table_len", &self.jump_table_len())
             .field("instructions", &self.n_real)
             .finish()
     }
@@ -253,7 +275,9 @@ impl Program {
         let z = r.bytes(1, "jump table entry size")?[0] as u64;
         let code_len = r.natural("code length")?;
         let jt_bytes = r.bytes(
-            jt_len.checked_mul(z).ok_or(ProgramError::Truncated("jump table"))?,
+            jt_len
+                .checked_mul(z)
+                .ok_or(ProgramError::Truncated("jump table"))?,
             "jump table",
         )?;
         let code = r.bytes(code_len, "code")?;
@@ -265,7 +289,8 @@ impl Program {
         if code_len >= u32::MAX as u64 - 32 {
             return Err(ProgramError::CodeTooLarge(code_len));
         }
-        let mut jump_table = Vec::with_capacity(jt_len as usize);
+        // With z > 0 the entries occupy blob bytes, so this allocation is bounded by the blob.
+        let mut jump_table = Vec::with_capacity(if z > 0 { jt_len as usize } else { 0 });
         if z > 0 {
             for (i, chunk) in jt_bytes.chunks_exact(z as usize).enumerate() {
                 let mut v: u64 = 0;
@@ -280,18 +305,23 @@ impl Program {
                 }
                 jump_table.push(v as u32);
             }
-        } else {
-            jump_table.resize(jt_len as usize, 0);
         }
+        // With z = 0 every entry is 0; they are not materialised (|j| may be huge).
+        let zero_entries = if z == 0 { jt_len } else { 0 };
         let n = code_len as usize;
         let mut bitmask = vec![false; n];
         for (i, bit) in bitmask.iter_mut().enumerate() {
             *bit = mask[i / 8] >> (i % 8) & 1 == 1;
         }
-        if n % 8 != 0 && mask[n / 8] >> (n % 8) != 0 {
+        if !n.is_multiple_of(8) && mask[n / 8] >> (n % 8) != 0 {
             return Err(ProgramError::BitmaskPadding);
         }
-        Ok(Self::build(code.to_vec(), bitmask, jump_table))
+        Ok(Self::build(
+            code.to_vec(),
+            bitmask,
+            jump_table,
+            zero_entries,
+        ))
     }
 
     /// skip(i) of GP eq. A.2.
@@ -400,7 +430,12 @@ impl Program {
         ins
     }
 
-    fn build(code: Vec<u8>, bitmask: Vec<bool>, jump_table: Vec<u32>) -> Program {
+    fn build(
+        code: Vec<u8>,
+        bitmask: Vec<bool>,
+        jump_table: Vec<u32>,
+        zero_entries: u64,
+    ) -> Program {
         let n = code.len();
         // Basic-block starts ϖ (GP A.3).
         let mut block_starts = vec![false; n];
@@ -445,7 +480,10 @@ impl Program {
             if pc < 0 || pc as u64 >= n as u64 || !block_starts[pc as usize] {
                 return None;
             }
-            pcs[..n_real].binary_search(&(pc as u32)).ok().map(|i| i as u32)
+            pcs[..n_real]
+                .binary_search(&(pc as u32))
+                .ok()
+                .map(|i| i as u32)
         };
         let mut insts = Vec::with_capacity(n_real);
         let mut extra: Vec<(Inst, u32)> = Vec::new();
@@ -469,7 +507,15 @@ impl Program {
                         // A zero-cost trap reporting the branch's own pc.
                         let idx = (n_real + extra.len()) as u32;
                         extra.push((
-                            Inst { op: Opcode::trap as u8, a: 0, b: 0, d: 0, x: 0, y: 0, z: 0 },
+                            Inst {
+                                op: Opcode::trap as u8,
+                                a: 0,
+                                b: 0,
+                                d: 0,
+                                x: 0,
+                                y: 0,
+                                z: 0,
+                            },
                             d.pc,
                         ));
                         idx
@@ -478,6 +524,7 @@ impl Program {
             }
             insts.push(inst);
         }
+        let zero_entry_target = index_of(&pcs, 0).unwrap_or(INVALID_TARGET);
         let jump_targets = jump_table
             .iter()
             .map(|&t| index_of(&pcs, t as i64).unwrap_or(INVALID_TARGET))
@@ -499,14 +546,30 @@ impl Program {
         }
         // Superinstructions: a pair inside one gas block runs as one dispatch. The second
         // entry keeps its own opcode, so entering there (or single-stepping) still works.
+        // (No opcode of a fused prefix is a terminator or ecalli, so a pair or triple never
+        // spans two gas blocks.)
         for i in 0..n_real.saturating_sub(1) {
-            if let Some(f) = fused::pair(decoded[i].opcode, decoded[i + 1].opcode) {
-                if !decoded[i].opcode.is_terminator() && decoded[i].opcode != Opcode::ecalli {
-                    insts[i].op = f;
-                }
+            let (o1, o2) = (decoded[i].opcode, decoded[i + 1].opcode);
+            let triple = decoded
+                .get(i + 2)
+                .filter(|_| i + 2 < n_real)
+                .and_then(|d| fused::triple(o1, o2, d.opcode));
+            if let Some(f) = triple.or_else(|| fused::pair(o1, o2)) {
+                insts[i].op = f;
             }
         }
-        Program { code, bitmask, jump_table, insts, pcs, jump_targets, n_real, block_starts }
+        Program {
+            code,
+            bitmask,
+            jump_table,
+            zero_entries,
+            zero_entry_target,
+            insts,
+            pcs,
+            jump_targets,
+            n_real,
+            block_starts,
+        }
     }
 
     /// The instruction data `c`.
@@ -519,9 +582,15 @@ impl Program {
         &self.bitmask
     }
 
-    /// The dynamic jump table `j` (code offsets).
+    /// The dynamic jump table `j` (code offsets). Empty when its entry size is 0 (then
+    /// `jump_table_len` entries, all 0).
     pub fn jump_table(&self) -> &[u32] {
         &self.jump_table
+    }
+
+    /// |j|, the number of jump-table entries.
+    pub fn jump_table_len(&self) -> u64 {
+        self.jump_table.len() as u64 + self.zero_entries
     }
 
     /// Whether `pc` is in ϖ, the set of basic-block starts.
@@ -538,21 +607,31 @@ impl Program {
     /// Decodes the instruction at `pc` as Ψ₁ would see it (`trap` outside the code or where
     /// the opcode bit is not set).
     pub fn instruction_at(&self, pc: u32) -> Instruction {
-        let skip = if (pc as usize) < self.code.len() { Self::skip_of(&self.bitmask, pc as usize) } else { 0 };
+        let skip = if (pc as usize) < self.code.len() {
+            Self::skip_of(&self.bitmask, pc as usize)
+        } else {
+            0
+        };
         Self::decode_at(&self.code, &self.bitmask, pc as usize, skip)
     }
 
     /// All instructions in program order (including the implicit traps where execution
     /// would run onto a non-opcode position or past the end).
     pub fn instructions(&self) -> impl Iterator<Item = Instruction> + '_ {
-        self.pcs[..self.n_real].iter().map(move |&pc| self.instruction_at(pc))
+        self.pcs[..self.n_real]
+            .iter()
+            .map(move |&pc| self.instruction_at(pc))
     }
 
     /// A textual disassembly, one instruction per line (`pc: text`), `@` marking ϖ.
     pub fn disassemble(&self) -> String {
         let mut out = String::new();
         for ins in self.instructions() {
-            let mark = if self.is_basic_block_start(ins.pc) { "@" } else { " " };
+            let mark = if self.is_basic_block_start(ins.pc) {
+                "@"
+            } else {
+                " "
+            };
             out.push_str(&format!("{mark}{:>6}: {ins}\n", ins.pc));
         }
         out
@@ -610,7 +689,18 @@ mod tests {
 
     #[test]
     fn naturals_round_trip() {
-        for &x in &[0u64, 1, 127, 128, 16383, 16384, 1 << 21, (1 << 56) - 1, 1 << 56, u64::MAX] {
+        for &x in &[
+            0u64,
+            1,
+            127,
+            128,
+            16383,
+            16384,
+            1 << 21,
+            (1 << 56) - 1,
+            1 << 56,
+            u64::MAX,
+        ] {
             let e = encode_natural(x);
             assert_eq!(decode_natural(&e), Ok((x, e.len())), "{x}");
         }
@@ -626,7 +716,10 @@ mod tests {
             Program::from_code_blob(&[0, 0, 1, 0, 1, 9]).unwrap_err(),
             ProgramError::TrailingBytes(1)
         );
-        assert_eq!(Program::from_code_blob(&[0, 0, 1, 0, 3]).unwrap_err(), ProgramError::BitmaskPadding);
+        assert_eq!(
+            Program::from_code_blob(&[0, 0, 1, 0, 3]).unwrap_err(),
+            ProgramError::BitmaskPadding
+        );
         let p = Program::from_code_blob(&[0, 0, 3, 200, 135, 9, 1]).unwrap();
         assert_eq!(p.instruction_at(0).opcode, Opcode::add_64);
         assert!(p.disassemble().contains("add_64 r9, r7, r8"));

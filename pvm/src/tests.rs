@@ -101,6 +101,20 @@ fn host_call_resumes_after_ecalli() {
 }
 
 #[test]
+fn zero_width_jump_table_is_not_materialised() {
+    // |j| = 2^40 entries of width 0 (all 0), code: jump_ind r1 (r1 = 2 → j[0] = pc 0).
+    // E(2^40) = [256 - 2^3 + 1] ⌢ E_5(0); then z = 0, |c| = 2, c, k.
+    let b = [0xf9, 0, 0, 0, 0, 0, 0, 2, 50, 0x01, 1];
+    let p = Program::from_code_blob(&b).unwrap();
+    assert_eq!(p.jump_table_len(), 1 << 40);
+    let mut regs = [0u64; 13];
+    regs[1] = 2;
+    let mut inst = Instance::new(Arc::new(p), Memory::new(), regs, 0, 3);
+    assert_eq!(inst.run(), Exit::OutOfGas); // loops on itself until the gas is gone
+    assert_eq!(inst.gas, -1);
+}
+
+#[test]
 fn branches_to_non_block_start_panic() {
     // jump +1 (into the middle of itself: not a block start)
     let inst = run(&[&[40, 1]], &[], [0; 13], 10);
@@ -135,7 +149,13 @@ fn invoke_returns_output() {
     p.extend_from_slice(&(code.len() as u32).to_le_bytes());
     p.extend_from_slice(&code);
     let r = invoke(&p, 0, 1000, b"hello", &mut NoHostCalls);
-    assert_eq!(r, Invocation { gas_used: 1, result: Ok(b"hello".to_vec()) });
+    assert_eq!(
+        r,
+        Invocation {
+            gas_used: 1,
+            result: Ok(b"hello".to_vec())
+        }
+    );
     let r = invoke(&p[1..], 0, 1000, b"hello", &mut NoHostCalls);
     assert_eq!(r.result, Err(InvocationFailure::Panic));
 }
@@ -148,11 +168,13 @@ fn hostile_inputs_do_not_crash() {
             let mut ins = vec![op];
             ins.extend_from_slice(&tail);
             let p = Arc::new(Program::from_code_blob(&blob(&[&ins], &[2, 0, 7])).unwrap());
-            for gas in [0, 1, 3] {
+            for gas in [i64::MIN, -1, 0, 1, 3] {
                 let mut mem = Memory::new();
                 mem.map(0x10000, 0x1000, Access::ReadWrite);
                 let mut inst = Instance::new(p.clone(), mem, [0xffff_fff0_0001_0000; 13], 0, gas);
                 let _ = inst.run();
+                let mut inst = Instance::new(p.clone(), Memory::new(), [u64::MAX; 13], 1, gas);
+                let _ = inst.run_traced(&mut |_| {});
             }
         }
     }
@@ -181,22 +203,37 @@ pub(crate) fn run_kernel(name: &str, stack: u32) -> Option<(u64, i64, f64)> {
     Some((inst.regs[7], gas - inst.gas, secs))
 }
 
-const KERNELS: &[(&str, u32)] = &[("alu", 4096), ("sieve", 1052672), ("hash", 69632), ("fib", 65536)];
+const KERNELS: &[(&str, u32)] = &[
+    ("alu", 4096),
+    ("sieve", 1052672),
+    ("hash", 69632),
+    ("fib", 65536),
+];
 
 /// Time the four kernels (informational): `cargo test -p jam-pvm --release -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn bench_kernels() {
+    let only = std::env::var("PVM_KERNEL").ok();
     for &(name, stack) in KERNELS {
+        if only.as_deref().is_some_and(|k| k != name) {
+            continue;
+        }
         let mut best = f64::MAX;
         let mut result = None;
         for _ in 0..5 {
-            let Some((a0, used, secs)) = run_kernel(name, stack) else { return };
+            let Some((a0, used, secs)) = run_kernel(name, stack) else {
+                return;
+            };
             best = best.min(secs);
             result = Some((a0, used));
         }
         let (a0, used) = result.unwrap();
-        println!("{name:6} a0={a0:<22} instructions={used:<11} best={:8.2} ms  {:7.1} M instr/s", best * 1e3, used as f64 / best / 1e6);
+        println!(
+            "{name:6} a0={a0:<22} instructions={used:<11} best={:8.2} ms  {:7.1} M instr/s",
+            best * 1e3,
+            used as f64 / best / 1e6
+        );
     }
 }
 
@@ -205,7 +242,9 @@ fn bench_kernels() {
 #[test]
 fn fast_path_matches_single_stepping() {
     for &(name, stack) in KERNELS {
-        let Ok(code) = std::fs::read(bench_dir().join(format!("{name}.code.bin"))) else { return };
+        let Ok(code) = std::fs::read(bench_dir().join(format!("{name}.code.bin"))) else {
+            return;
+        };
         let p = Arc::new(Program::from_code_blob(&code).unwrap());
         for gas in (0..400).chain([1000, 5000]) {
             let mk = || {
@@ -223,11 +262,51 @@ fn fast_path_matches_single_stepping() {
             let mut steps = 0u64;
             let e2 = slow.run_traced(&mut |_| steps += 1);
             assert_eq!(e1, e2, "{name} gas {gas}");
-            assert_eq!((fast.regs, fast.pc, fast.gas), (slow.regs, slow.pc, slow.gas), "{name} gas {gas}");
+            assert_eq!(
+                (fast.regs, fast.pc, fast.gas),
+                (slow.regs, slow.pc, slow.gas),
+                "{name} gas {gas}"
+            );
             if e1 == Exit::OutOfGas {
                 assert_eq!(fast.gas, -1);
                 assert_eq!(steps as i64, gas, "{name}: instructions executed");
             }
         }
     }
+}
+
+#[test]
+fn sbrk_grows_the_heap_and_low_addresses_panic() {
+    // sbrk r7, r8; u8 [r7] = r8; jump_ind r0 (halt)
+    let code = blob(&[&[101, 0x87], &[120, 0x78], &[50, 0x00]], &[]);
+    let mut spi = vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0];
+    spi.extend_from_slice(&(code.len() as u32).to_le_bytes());
+    spi.extend_from_slice(&code);
+    let (p, mem, mut regs) = standard_init(&spi, &[]).unwrap();
+    assert_eq!(mem.heap_top(), 0x20000);
+    regs[8] = 5000;
+    let mut inst = Instance::new(Arc::new(p), mem, regs, 0, 100);
+    assert_eq!(inst.run(), Exit::Halt);
+    assert_eq!(inst.regs[7], 0x20000);
+    assert_eq!(inst.memory.heap_top(), 0x20000 + 5000);
+    assert_eq!(inst.memory.read_vec(0x20000, 1).unwrap(), vec![0x88]);
+    assert!(inst.memory.is_writable(0x21000, 0x1000));
+    assert!(!inst.memory.is_readable(0x22000, 1));
+
+    // A load from below 2^16 panics; above, an unmapped page faults with its page address.
+    for (addr, exit) in [
+        (0x100u64, Exit::Panic),
+        (0x12_3456, Exit::PageFault(0x12_3000)),
+    ] {
+        let mut regs = [0u64; 13];
+        regs[2] = addr;
+        let mut inst = run_with_regs(&[&[124, 0x21]], regs);
+        assert_eq!(inst.run(), exit);
+        assert_eq!((inst.pc, inst.gas), (0, 98));
+    }
+}
+
+fn run_with_regs(instrs: &[&[u8]], regs: [u64; 13]) -> Instance {
+    let p = Program::from_code_blob(&blob(instrs, &[])).unwrap();
+    Instance::new(Arc::new(p), Memory::new(), regs, 0, 100)
 }

@@ -238,10 +238,7 @@ mod tests {
         let mut h_full = PREIMAGE_MARKER.to_le_bytes().to_vec();
         h_full.extend_from_slice(&h.0);
         let a = blake2b_256(&h_full);
-        assert_eq!(
-            &k[..8],
-            &[0x0d, a[0], 0x0c, a[1], 0x0b, a[2], 0x0a, a[3]]
-        );
+        assert_eq!(&k[..8], &[0x0d, a[0], 0x0c, a[1], 0x0b, a[2], 0x0a, a[3]]);
         assert_eq!(&k[8..], &a[4..27]);
         assert_eq!(k, service_data_key(0x0a0b0c0d, &h_full));
         assert_eq!(classify(&k), KeyKind::ServiceData(0x0a0b0c0d));
@@ -258,7 +255,10 @@ mod tests {
     fn lookup_values() {
         assert_eq!(encode_lookup(&[]), vec![0]);
         assert_eq!(encode_lookup(&[1, 2]), vec![2, 1, 0, 0, 0, 2, 0, 0, 0]);
-        assert_eq!(decode_lookup(&[2, 1, 0, 0, 0, 2, 0, 0, 0]), Some(vec![1, 2]));
+        assert_eq!(
+            decode_lookup(&[2, 1, 0, 0, 0, 2, 0, 0, 0]),
+            Some(vec![1, 2])
+        );
         assert_eq!(decode_lookup(&[1, 1, 0, 0]), None);
         assert_eq!(decode_lookup(&[]), None);
     }

@@ -27,62 +27,106 @@ pub enum MerkleError {
 // State Merklization (Appendix D)
 // ---------------------------------------------------------------------------
 
-/// Bit `i` of a key as the GP's `bits` reads it: octets in order, each octet's least
-/// significant bit first.
-#[inline(always)]
-fn bit(key: &StateKey, i: usize) -> bool {
-    (key[i >> 3] >> (i & 7)) & 1 == 1
+/// How a trie reads key bits and lays out its node heads.
+///
+/// [`Gp`] is GP v0.7.2 (`bits` with the most significant bit of each octet first), used for
+/// every state root. [`LegacyLsbFirst`] is the layout from before GP 0.4.0's reversal of the
+/// trie key bit order, in which the public `trie/trie.json` vectors were made (they were never
+/// regenerated: davxy/jam-test-vectors issue #81); it exists only to run those vectors, which
+/// still check the trie's structure (branch/leaf split, embedded values, hashing).
+pub trait TrieLayout {
+    /// Bit `i` of a key (`bits(k)_i`).
+    fn bit(key: &StateKey, i: usize) -> bool;
+    /// The order of keys in the trie (lexicographic on `bits(k)`).
+    fn key_cmp(a: &StateKey, b: &StateKey) -> std::cmp::Ordering;
+    /// The head octet of a leaf with an embedded value of `len <= 32` octets.
+    fn embedded_leaf_head(len: u8) -> u8;
+    /// The head octet of a leaf holding its value's hash.
+    const REGULAR_LEAF_HEAD: u8;
+    /// The mask clearing the first bit of a branch's left hash (the branch marker 0).
+    const BRANCH_MASK: u8;
 }
 
-/// The order of keys in the trie: lexicographic on `bits(k)` (least significant bit of each
-/// octet first), i.e. byte-wise comparison of bit-reversed octets. This is *not* the plain
-/// byte order of `[u8; 31]`; inputs to [`state_root_sorted`] must be sorted with it.
+/// GP v0.7.2 (D.3, D.4): bits most significant first; trie order is plain byte order.
+pub enum Gp {}
+
+impl TrieLayout for Gp {
+    #[inline(always)]
+    fn bit(key: &StateKey, i: usize) -> bool {
+        (key[i >> 3] >> (7 - (i & 7))) & 1 == 1
+    }
+    #[inline(always)]
+    fn key_cmp(a: &StateKey, b: &StateKey) -> std::cmp::Ordering {
+        a.cmp(b)
+    }
+    #[inline(always)]
+    fn embedded_leaf_head(len: u8) -> u8 {
+        // bits: [1, 0] ++ the low 6 bits of E_1(|v|).
+        0b1000_0000 | len
+    }
+    const REGULAR_LEAF_HEAD: u8 = 0b1100_0000;
+    const BRANCH_MASK: u8 = 0b0111_1111;
+}
+
+/// The pre-GP-0.4.0 layout of `trie/trie.json`: bits least significant first.
+pub enum LegacyLsbFirst {}
+
+impl TrieLayout for LegacyLsbFirst {
+    #[inline(always)]
+    fn bit(key: &StateKey, i: usize) -> bool {
+        (key[i >> 3] >> (i & 7)) & 1 == 1
+    }
+    fn key_cmp(a: &StateKey, b: &StateKey) -> std::cmp::Ordering {
+        let i = a.iter().zip(b).position(|(x, y)| x != y);
+        i.map_or(std::cmp::Ordering::Equal, |i| a[i].reverse_bits().cmp(&b[i].reverse_bits()))
+    }
+    fn embedded_leaf_head(len: u8) -> u8 {
+        0b01 | (len << 2)
+    }
+    const REGULAR_LEAF_HEAD: u8 = 0b11;
+    const BRANCH_MASK: u8 = 0b1111_1110;
+}
+
+/// The order of keys in the GP trie: plain byte order of the 31-octet keys (bits are read
+/// most significant first), so a `BTreeMap<StateKey, _>` iterates in trie order.
 #[inline]
 pub fn trie_key_cmp(a: &StateKey, b: &StateKey) -> std::cmp::Ordering {
-    // Find the first differing octet 16 octets at a time, then compare it bit-reversed.
-    let mut a16 = [0u8; 16];
-    let mut b16 = [0u8; 16];
-    for base in [0usize, 16] {
-        let n = if base == 0 { 16 } else { 15 };
-        a16[..n].copy_from_slice(&a[base..base + n]);
-        b16[..n].copy_from_slice(&b[base..base + n]);
-        a16[n..].fill(0);
-        b16[n..].fill(0);
-        let x = u128::from_be_bytes(a16) ^ u128::from_be_bytes(b16);
-        if x != 0 {
-            let i = base + (x.leading_zeros() / 8) as usize;
-            return a[i].reverse_bits().cmp(&b[i].reverse_bits());
-        }
-    }
-    std::cmp::Ordering::Equal
+    Gp::key_cmp(a, b)
 }
 
 /// The leaf node hash `H(L(k, v))` (GP D.4).
 #[inline]
 pub fn leaf_hash(key: &StateKey, value: &[u8]) -> Hash {
+    leaf_hash_in::<Gp>(key, value)
+}
+
+/// The branch node hash `H(B(l, r))` (GP D.3): a 0 bit, then `bits(l)` without its first
+/// bit, then `bits(r)`.
+#[inline]
+pub fn branch_hash(left: &Hash, right: &Hash) -> Hash {
+    branch_hash_in::<Gp>(left, right)
+}
+
+#[inline]
+fn leaf_hash_in<L: TrieLayout>(key: &StateKey, value: &[u8]) -> Hash {
     let mut node = [0u8; 64];
     if value.len() <= 32 {
-        // bits: [1, 0] ++ bits(E_1(|v|))_{2..} ++ bits(k) ++ bits(v) ++ zero padding; with
-        // least-significant-bit-first octets the head octet is 0b01 | |v| << 2.
-        node[0] = 0b01 | ((value.len() as u8) << 2);
+        node[0] = L::embedded_leaf_head(value.len() as u8);
         node[1..32].copy_from_slice(key);
         node[32..32 + value.len()].copy_from_slice(value);
     } else {
-        // bits: [1, 1, 0, 0, 0, 0, 0, 0] ++ bits(k) ++ bits(H(v)).
-        node[0] = 0b11;
+        node[0] = L::REGULAR_LEAF_HEAD;
         node[1..32].copy_from_slice(key);
         node[32..].copy_from_slice(&blake2b_256(value));
     }
     blake2b_256(&node)
 }
 
-/// The branch node hash `H(B(l, r))` (GP D.3): a 0 bit, then `bits(l)` without its first
-/// bit (the least significant bit of `l`'s first octet), then `bits(r)`.
 #[inline]
-pub fn branch_hash(left: &Hash, right: &Hash) -> Hash {
+fn branch_hash_in<L: TrieLayout>(left: &Hash, right: &Hash) -> Hash {
     let mut node = [0u8; 64];
     node[..32].copy_from_slice(left);
-    node[0] &= 0b1111_1110;
+    node[0] &= L::BRANCH_MASK;
     node[32..].copy_from_slice(right);
     blake2b_256(&node)
 }
@@ -108,24 +152,24 @@ impl KeyRef for &StateKey {
 
 /// `M(d)` over a slice of entries sorted strictly ascending in trie order, all of which
 /// agree on their first `depth` bits. Splits by binary search; allocates nothing.
-fn trie_root<K: KeyRef, V: AsRef<[u8]>>(entries: &[(K, V)], depth: usize) -> Hash {
+fn trie_root<L: TrieLayout, K: KeyRef, V: AsRef<[u8]>>(entries: &[(K, V)], depth: usize) -> Hash {
     match entries {
         [] => ZERO_HASH,
-        [(k, v)] => leaf_hash(k.key(), v.as_ref()),
+        [(k, v)] => leaf_hash_in::<L>(k.key(), v.as_ref()),
         _ => {
             // Distinct 31-octet keys always differ within 248 bits, so `depth < 248` here.
-            let split = entries.partition_point(|(k, _)| !bit(k.key(), depth));
+            let split = entries.partition_point(|(k, _)| !L::bit(k.key(), depth));
             let (l, r) = entries.split_at(split);
-            let lh = trie_root(l, depth + 1);
-            let rh = trie_root(r, depth + 1);
-            branch_hash(&lh, &rh)
+            let lh = trie_root::<L, _, _>(l, depth + 1);
+            let rh = trie_root::<L, _, _>(r, depth + 1);
+            branch_hash_in::<L>(&lh, &rh)
         }
     }
 }
 
-fn check_sorted<K: KeyRef, V>(entries: &[(K, V)]) -> Result<(), MerkleError> {
+fn check_sorted<L: TrieLayout, K: KeyRef, V>(entries: &[(K, V)]) -> Result<(), MerkleError> {
     for (i, w) in entries.windows(2).enumerate() {
-        if trie_key_cmp(w[0].0.key(), w[1].0.key()) != std::cmp::Ordering::Less {
+        if L::key_cmp(w[0].0.key(), w[1].0.key()) != std::cmp::Ordering::Less {
             return Err(MerkleError::NotSorted { index: i + 1 });
         }
     }
@@ -135,14 +179,14 @@ fn check_sorted<K: KeyRef, V>(entries: &[(K, V)]) -> Result<(), MerkleError> {
 /// The state root `M_σ` (GP D.5) of key/value pairs already sorted strictly ascending by
 /// [`trie_key_cmp`]. The hot path: no sorting, no allocation, one O(n) order check.
 pub fn state_root_sorted<V: AsRef<[u8]>>(kvs: &[(StateKey, V)]) -> Result<Hash, MerkleError> {
-    check_sorted(kvs)?;
-    Ok(trie_root(kvs, 0))
+    check_sorted::<Gp, _, _>(kvs)?;
+    Ok(trie_root::<Gp, _, _>(kvs, 0))
 }
 
 /// Like [`state_root_sorted`] for entries holding borrowed keys.
 pub fn state_root_sorted_refs<V: AsRef<[u8]>>(kvs: &[(&StateKey, V)]) -> Result<Hash, MerkleError> {
-    check_sorted(kvs)?;
-    Ok(trie_root(kvs, 0))
+    check_sorted::<Gp, _, _>(kvs)?;
+    Ok(trie_root::<Gp, _, _>(kvs, 0))
 }
 
 /// The state root `M_σ` (GP D.5) of key/value pairs in any order.
@@ -151,12 +195,17 @@ pub fn state_root_sorted_refs<V: AsRef<[u8]>>(kvs: &[(&StateKey, V)]) -> Result<
 /// If a key occurs more than once, the last occurrence wins, as when inserting the pairs
 /// into a map in order.
 pub fn state_root<V: AsRef<[u8]>>(kvs: &[(StateKey, V)]) -> Hash {
-    if check_sorted(kvs).is_ok() {
-        return trie_root(kvs, 0);
+    state_root_in::<Gp, V>(kvs)
+}
+
+/// [`state_root`] under another trie layout (for the legacy `trie.json` vectors).
+pub fn state_root_in<L: TrieLayout, V: AsRef<[u8]>>(kvs: &[(StateKey, V)]) -> Hash {
+    if check_sorted::<L, _, _>(kvs).is_ok() {
+        return trie_root::<L, _, _>(kvs, 0);
     }
     let mut refs: Vec<(&StateKey, &[u8])> = kvs.iter().map(|(k, v)| (k, v.as_ref())).collect();
     // Stable sort keeps equal keys in input order; keep the last of each run.
-    refs.sort_by(|a, b| trie_key_cmp(a.0, b.0));
+    refs.sort_by(|a, b| L::key_cmp(a.0, b.0));
     let mut w = 0;
     for i in 0..refs.len() {
         if w > 0 && refs[w - 1].0 == refs[i].0 {
@@ -167,14 +216,13 @@ pub fn state_root<V: AsRef<[u8]>>(kvs: &[(StateKey, V)]) -> Hash {
         }
     }
     refs.truncate(w);
-    trie_root(&refs, 0)
+    trie_root::<L, _, _>(&refs, 0)
 }
 
-/// The state root `M_σ` of a map (keys unique; re-sorted into trie order by reference).
+/// The state root `M_σ` of a map: its iteration order is already the GP trie order.
 pub fn state_root_map<V: AsRef<[u8]>>(map: &BTreeMap<StateKey, V>) -> Hash {
-    let mut refs: Vec<(&StateKey, &[u8])> = map.iter().map(|(k, v)| (k, v.as_ref())).collect();
-    refs.sort_unstable_by(|a, b| trie_key_cmp(a.0, b.0));
-    trie_root(&refs, 0)
+    let refs: Vec<(&StateKey, &[u8])> = map.iter().map(|(k, v)| (k, v.as_ref())).collect();
+    trie_root::<Gp, _, _>(&refs, 0)
 }
 
 // ---------------------------------------------------------------------------
@@ -377,17 +425,19 @@ mod tests {
         let a = (key(0x10), vec![1u8; 40]);
         let b = (key(0x80), vec![2u8; 3]);
         let c = (key(0x11), vec![]);
-        // Trie order: 0x80 (bits 00000001), 0x10 (00001000), 0x11 (10001000).
-        let sorted = [b.clone(), a.clone(), c.clone()];
+        // Trie order (most significant bit first) is byte order: 0x10, 0x11, 0x80.
+        let sorted = [a.clone(), c.clone(), b.clone()];
         let root = state_root_sorted(&sorted).unwrap();
         assert_eq!(state_root(&[b.clone(), a.clone(), c.clone()]), root);
+        // The legacy layout orders keys differently (0x80 first) and gives another root.
+        assert_ne!(state_root_in::<LegacyLsbFirst, _>(&sorted), root);
         // Last occurrence wins.
         let stale = (key(0x80), vec![9u8; 3]);
         assert_eq!(state_root(&[stale, b.clone(), a.clone(), c.clone()]), root);
         let map: BTreeMap<_, _> = sorted.iter().cloned().collect();
         assert_eq!(state_root_map(&map), root);
         assert_eq!(
-            state_root_sorted(&[a.clone(), c.clone(), b.clone()]),
+            state_root_sorted(&[a.clone(), b.clone(), c.clone()]),
             Err(MerkleError::NotSorted { index: 2 })
         );
         assert_eq!(
@@ -402,40 +452,46 @@ mod tests {
         let mut a = [0u8; 31];
         let mut b = [0u8; 31];
         assert_eq!(trie_key_cmp(&a, &b), Equal);
-        a[0] = 0x80;
-        b[0] = 0x01;
+        a[0] = 0x01;
+        b[0] = 0x80;
         assert_eq!(trie_key_cmp(&a, &b), Less);
+        assert_eq!(LegacyLsbFirst::key_cmp(&a, &b), Greater);
         a[0] = 0;
         b[0] = 0;
-        a[30] = 0x02;
-        b[30] = 0x01;
+        a[30] = 0x01;
+        b[30] = 0x02;
         assert_eq!(trie_key_cmp(&a, &b), Less);
         assert_eq!(trie_key_cmp(&b, &a), Greater);
         a[17] = 1;
         assert_eq!(trie_key_cmp(&a, &b), Greater);
         // Agrees with comparing the bit strings.
-        let bits = |k: &StateKey| (0..248).map(|i| bit(k, i)).collect::<Vec<_>>();
+        fn bits<L: TrieLayout>(k: &StateKey) -> Vec<bool> {
+            (0..248).map(|i| L::bit(k, i)).collect()
+        }
         for (x, y) in [(0x12u8, 0x21u8), (0xf0, 0x0f), (0x01, 0x03)] {
             let mut p = [0u8; 31];
             let mut q = [0u8; 31];
             p[5] = x;
             q[5] = y;
-            assert_eq!(trie_key_cmp(&p, &q), bits(&p).cmp(&bits(&q)));
+            assert_eq!(trie_key_cmp(&p, &q), bits::<Gp>(&p).cmp(&bits::<Gp>(&q)));
+            assert_eq!(
+                LegacyLsbFirst::key_cmp(&p, &q),
+                bits::<LegacyLsbFirst>(&p).cmp(&bits::<LegacyLsbFirst>(&q))
+            );
         }
     }
 
     #[test]
     fn keys_sharing_a_long_prefix() {
-        // Keys differing only in the last bit of the trie path (the top bit of octet 30).
+        // Keys differing only in the last bit of the trie path (the low bit of octet 30).
         let mut k1 = [0xffu8; 31];
-        let mut k2 = [0xffu8; 31];
-        k1[30] = 0x7f;
-        k2[30] = 0xff;
+        let k2 = [0xffu8; 31];
+        k1[30] = 0xfe;
         let root = state_root(&[(k2, vec![1u8]), (k1, vec![2u8])]);
         // Recompute by hand: 247 shared bits, then the split at bit 247.
         let mut h = branch_hash(&leaf_hash(&k1, &[2]), &leaf_hash(&k2, &[1]));
         for depth in (0..247).rev() {
-            h = if bit(&k1, depth) {
+            h = if Gp::bit(&k1, depth) {
                 branch_hash(&ZERO_HASH, &h)
             } else {
                 branch_hash(&h, &ZERO_HASH)

@@ -25,10 +25,13 @@
 //!    from those leaves to the root — O(changed · depth) hashes instead of O(all keys);
 //! 3. the database write batch is exactly the changed key/values.
 //!
-//! Until then, [`StateRootCache`] gives most of the gain without dirty tracking: it keeps each
-//! key's value and leaf hash from the previous root and reuses the leaf hash when the value is
-//! byte-identical (a `memcmp` is far cheaper than hashing a large value); only branch hashes
-//! are recomputed in full.
+//! Already here: [`State::changes_since`] gives step 3 without dirty tracking (component-wise
+//! `==` against the previous state, encoding only what differs), and [`StateRootCache`] gives
+//! most of step 2's gain: it keeps each key's value and leaf hash from the previous root and
+//! reuses the leaf hash when the value is byte-identical (a `memcmp` is far cheaper than hashing
+//! a large value); only branch hashes are recomputed in full. On the tiny traces (release build,
+//! loaded machine) a root costs about 0.5–0.8 ms uncached and 0.1–0.2 ms cached, most of the
+//! uncached time being Blake2b over the ~137 KiB service code blob.
 
 use crate::codec::{decode_exact, CodecError, Encode};
 use crate::hash::Hash;
@@ -118,7 +121,10 @@ mod hex_map {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
     use std::collections::BTreeMap;
 
-    pub fn serialize<S: Serializer>(m: &BTreeMap<StateKey, Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        m: &BTreeMap<StateKey, Vec<u8>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         m.iter()
             .map(|(k, v)| (to_hex(k), to_hex(v)))
             .collect::<BTreeMap<_, _>>()
@@ -144,7 +150,10 @@ mod hex_map {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StateError {
     /// A key `[i, 0, 0, …]` with an index the GP does not define.
-    #[error("unknown state key 0x{}: component index {index} is not defined", hex::encode(key))]
+    #[error(
+        "unknown state key 0x{}: component index {index} is not defined",
+        hex::encode(key)
+    )]
     UnknownComponent { index: u8, key: StateKey },
     /// The same key given twice.
     #[error("duplicate state key 0x{}", hex::encode(key))]
@@ -160,14 +169,20 @@ pub enum StateError {
         source: CodecError,
     },
     /// A service's account info does not decode (exactly).
-    #[error("service {service} account info (key 0x{}): {source}", hex::encode(key))]
+    #[error(
+        "service {service} account info (key 0x{}): {source}",
+        hex::encode(key)
+    )]
     ServiceInfo {
         service: ServiceId,
         key: StateKey,
         source: CodecError,
     },
     /// A service-data key of a service with no account info.
-    #[error("service data key 0x{} belongs to service {service}, which has no account", hex::encode(key))]
+    #[error(
+        "service data key 0x{} belongs to service {service}, which has no account",
+        hex::encode(key)
+    )]
     OrphanServiceData { service: ServiceId, key: StateKey },
 }
 
@@ -195,19 +210,12 @@ impl State {
         let vals = ValidatorsData::filled(params, ValidatorData::default());
         State {
             auth_pools: vec![Vec::new(); cores].into(),
-            auth_queues: vec![
-                AuthQueue::filled(params, OpaqueHash::ZERO);
-                cores
-            ]
-            .into(),
+            auth_queues: vec![AuthQueue::filled(params, OpaqueHash::ZERO); cores].into(),
             recent_blocks: RecentBlocks::default(),
             safrole: SafroleGamma {
                 gamma_k: vals.clone(),
                 gamma_z: BandersnatchRingCommitment::ZERO,
-                gamma_s: TicketsOrKeys::Keys(EpochKeys::filled(
-                    params,
-                    BandersnatchPublic::ZERO,
-                )),
+                gamma_s: TicketsOrKeys::Keys(EpochKeys::filled(params, BandersnatchPublic::ZERO)),
                 gamma_a: Vec::new(),
             },
             disputes: DisputesRecords::default(),
@@ -265,6 +273,85 @@ impl State {
         true
     }
 
+    /// Service `s`'s storage item `key` (raw value under `keys::storage_key(s, key)`).
+    pub fn storage(&self, s: ServiceId, key: &[u8]) -> Option<&[u8]> {
+        self.service_data
+            .get(&keys::storage_key(s, key))
+            .map(Vec::as_slice)
+    }
+
+    /// Service `s`'s preimage with hash `hash` (under `keys::preimage_key(s, hash)`).
+    pub fn preimage(&self, s: ServiceId, hash: &OpaqueHash) -> Option<&[u8]> {
+        self.service_data
+            .get(&keys::preimage_key(s, hash))
+            .map(Vec::as_slice)
+    }
+
+    /// Service `s`'s request/lookup slots for `(hash, len)` (under `keys::lookup_key`); `None`
+    /// if absent or not a valid lookup value.
+    pub fn lookup(&self, s: ServiceId, hash: &OpaqueHash, len: u32) -> Option<Vec<u32>> {
+        keys::decode_lookup(self.service_data.get(&keys::lookup_key(s, hash, len))?)
+    }
+
+    /// Whether component `C(i)` of `self` and `other` are equal (true for undefined `i`).
+    pub fn component_eq(&self, other: &State, index: u8) -> bool {
+        match index {
+            component::AUTH_POOLS => self.auth_pools == other.auth_pools,
+            component::AUTH_QUEUES => self.auth_queues == other.auth_queues,
+            component::RECENT_BLOCKS => self.recent_blocks == other.recent_blocks,
+            component::SAFROLE => self.safrole == other.safrole,
+            component::DISPUTES => self.disputes == other.disputes,
+            component::ENTROPY => self.entropy == other.entropy,
+            component::STAGING_VALIDATORS => self.staging_validators == other.staging_validators,
+            component::ACTIVE_VALIDATORS => self.active_validators == other.active_validators,
+            component::PREVIOUS_VALIDATORS => self.previous_validators == other.previous_validators,
+            component::AVAILABILITY => self.availability == other.availability,
+            component::TIMESLOT => self.timeslot == other.timeslot,
+            component::PRIVILEGES => self.privileges == other.privileges,
+            component::STATISTICS => self.statistics == other.statistics,
+            component::READY_QUEUE => self.ready_queue == other.ready_queue,
+            component::ACCUMULATED => self.accumulated == other.accumulated,
+            component::ACCUMULATION_OUTPUTS => {
+                self.accumulation_outputs == other.accumulation_outputs
+            }
+            _ => true,
+        }
+    }
+
+    /// The difference `T(self) − T(prev)`: key/values that are new or changed, and keys that
+    /// are gone (e.g. for a store's write batch). Only the changed components are encoded.
+    pub fn changes_since(&self, prev: &State) -> StateChanges {
+        let mut ch = StateChanges::default();
+        for (i, _) in component::ALL {
+            if !self.component_eq(prev, i) {
+                let mut v = Vec::new();
+                self.encode_component_to(i, &mut v);
+                ch.set.push((keys::component_key(i), v));
+            }
+        }
+        for (s, info) in &self.accounts {
+            if prev.accounts.get(s) != Some(info) {
+                ch.set.push((keys::service_info_key(*s), info.encode()));
+            }
+        }
+        for s in prev.accounts.keys() {
+            if !self.accounts.contains_key(s) {
+                ch.removed.push(keys::service_info_key(*s));
+            }
+        }
+        for (k, v) in &self.service_data {
+            if prev.service_data.get(k) != Some(v) {
+                ch.set.push((*k, v.clone()));
+            }
+        }
+        for k in prev.service_data.keys() {
+            if !self.service_data.contains_key(k) {
+                ch.removed.push(*k);
+            }
+        }
+        ch
+    }
+
     /// The number of key/values `T(σ)` has.
     pub fn key_count(&self) -> usize {
         component::ALL.len() + self.accounts.len() + self.service_data.len()
@@ -275,7 +362,7 @@ impl State {
     pub fn to_key_values(&self) -> Vec<(StateKey, Vec<u8>)> {
         let mut kvs = Vec::with_capacity(self.key_count());
         self.for_each_key_value(|k, v| kvs.push((*k, v.into_owned())));
-        kvs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        kvs.sort_unstable_by_key(|a| a.0);
         kvs
     }
 
@@ -322,13 +409,12 @@ impl State {
                     }
                 }
                 KeyKind::ServiceInfo(service) => {
-                    let info: ServiceInfo = decode_exact(value, params).map_err(|source| {
-                        StateError::ServiceInfo {
+                    let info: ServiceInfo =
+                        decode_exact(value, params).map_err(|source| StateError::ServiceInfo {
                             service,
                             key: *key,
                             source,
-                        }
-                    })?;
+                        })?;
                     if accounts.insert(service, info).is_some() {
                         return Err(StateError::DuplicateKey { key: *key });
                     }
@@ -363,11 +449,7 @@ impl State {
             statistics: decode_component(component::STATISTICS, c(13), params)?,
             ready_queue: decode_component(component::READY_QUEUE, c(14), params)?,
             accumulated: decode_component(component::ACCUMULATED, c(15), params)?,
-            accumulation_outputs: decode_component(
-                component::ACCUMULATION_OUTPUTS,
-                c(16),
-                params,
-            )?,
+            accumulation_outputs: decode_component(component::ACCUMULATION_OUTPUTS, c(16), params)?,
             accounts,
             service_data,
         })
@@ -386,20 +468,38 @@ impl State {
     /// call with the same `cache` (see the module's design note).
     pub fn state_root_cached(&self, cache: &mut StateRootCache) -> Hash {
         let mut leaves: Vec<(StateKey, Hash)> = Vec::with_capacity(self.key_count());
-        let mut next = BTreeMap::new();
-        let old = std::mem::take(&mut cache.entries);
+        let entries = &mut cache.entries;
         self.for_each_key_value(|k, v| {
-            let leaf = match old.get(k) {
+            let leaf = match entries.get_mut(k) {
                 Some((prev, h)) if prev.as_slice() == v.as_ref() => *h,
-                _ => merkle::leaf_hash(k, &v),
+                Some((prev, h)) => {
+                    *h = merkle::leaf_hash(k, &v);
+                    *prev = v.into_owned();
+                    *h
+                }
+                None => {
+                    let h = merkle::leaf_hash(k, &v);
+                    entries.insert(*k, (v.into_owned(), h));
+                    h
+                }
             };
             leaves.push((*k, leaf));
-            next.insert(*k, (v.into_owned(), leaf));
         });
-        cache.entries = next;
+        if entries.len() != leaves.len() {
+            let live: std::collections::BTreeSet<StateKey> =
+                leaves.iter().map(|(k, _)| *k).collect();
+            entries.retain(|k, _| live.contains(k));
+        }
         leaves.sort_unstable_by(|a, b| merkle::trie_key_cmp(&a.0, &b.0));
         root_of_leaves(&leaves, 0, trie_msb_first())
     }
+}
+
+/// What [`State::changes_since`] found: the new or changed key/values and the removed keys.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateChanges {
+    pub set: Vec<(StateKey, Vec<u8>)>,
+    pub removed: Vec<StateKey>,
 }
 
 /// Leaf hashes (and the values they hash) of the last state root computed with it; see
@@ -452,10 +552,8 @@ mod tests {
         s.accounts.insert(3, ServiceInfo::default());
         s.service_data
             .insert(keys::storage_key(3, b"k"), b"value".to_vec());
-        s.service_data.insert(
-            keys::preimage_key(3, &OpaqueHash([1; 32])),
-            vec![9; 100],
-        );
+        s.service_data
+            .insert(keys::preimage_key(3, &OpaqueHash([1; 32])), vec![9; 100]);
         let kvs = s.to_key_values();
         assert_eq!(kvs.len(), 16 + 1 + 2);
         assert!(kvs.windows(2).all(|w| w[0].0 < w[1].0));
@@ -463,6 +561,14 @@ mod tests {
         assert_eq!(back, s);
         assert_eq!(back.to_key_values(), kvs);
         assert_eq!(s.state_root(), merkle::state_root(&kvs));
+        assert_eq!(s.storage(3, b"k"), Some(&b"value"[..]));
+        assert_eq!(
+            s.preimage(3, &OpaqueHash([1; 32])).map(<[u8]>::len),
+            Some(100)
+        );
+        assert_eq!(s.lookup(3, &OpaqueHash([1; 32]), 100), None);
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<State>(&json).unwrap(), s);
         let mut cache = StateRootCache::default();
         assert_eq!(s.state_root_cached(&mut cache), s.state_root());
         s.timeslot = 8;
@@ -486,11 +592,86 @@ mod tests {
         let expected = merkle::state_root(&s.to_key_values());
         assert_eq!(s.state_root(), expected);
         assert_eq!(s.state_root_cached(&mut cache), expected);
-        s.service_data.insert(keys::storage_key(2, b"new"), vec![1, 2, 3]);
+        s.service_data
+            .insert(keys::storage_key(2, b"new"), vec![1, 2, 3]);
         s.timeslot += 1;
         let expected = merkle::state_root(&s.to_key_values());
         assert_eq!(s.state_root_cached(&mut cache), expected);
         assert_eq!(s.state_root(), expected);
+        s.service_data
+            .remove(&keys::storage_key(1, &7u32.to_le_bytes()));
+        s.accounts.remove(&3);
+        s.service_data.retain(|k, _| keys::data_key_service(k) != 3);
+        let expected = merkle::state_root(&s.to_key_values());
+        assert_eq!(s.state_root_cached(&mut cache), expected);
+        assert_eq!(cache.entries.len(), s.key_count());
+    }
+
+    #[test]
+    fn changes_since_gives_the_difference() {
+        let p = Params::tiny();
+        let mut a = State::empty(&p);
+        a.accounts.insert(1, ServiceInfo::default());
+        a.accounts.insert(2, ServiceInfo::default());
+        a.service_data.insert(keys::storage_key(1, b"x"), vec![1]);
+        a.service_data.insert(keys::storage_key(2, b"y"), vec![2]);
+        let mut b = a.clone();
+        assert_eq!(b.changes_since(&a), StateChanges::default());
+        b.timeslot = 9;
+        b.accounts.remove(&2);
+        b.service_data.remove(&keys::storage_key(2, b"y"));
+        b.service_data.insert(keys::storage_key(1, b"x"), vec![3]);
+        let ch = b.changes_since(&a);
+        // Applying the changes to T(a) gives T(b).
+        let mut kvs: BTreeMap<StateKey, Vec<u8>> = a.to_key_values().into_iter().collect();
+        for k in &ch.removed {
+            assert!(kvs.remove(k).is_some());
+        }
+        kvs.extend(ch.set.iter().cloned());
+        assert_eq!(kvs.into_iter().collect::<Vec<_>>(), b.to_key_values());
+        assert_eq!(ch.set.len(), 2);
+        assert_eq!(ch.removed.len(), 2);
+    }
+
+    /// Mutated values and keys give errors or states, never panics; a state that parses
+    /// re-serialises to exactly its input.
+    #[test]
+    fn mutated_key_values_never_panic() {
+        let p = Params::tiny();
+        let mut s = State::empty(&p);
+        s.accounts.insert(1, ServiceInfo::default());
+        s.service_data
+            .insert(keys::storage_key(1, b"k"), vec![5; 40]);
+        s.recent_blocks.history.push(BlockInfo::default());
+        let base = s.to_key_values();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..3000 {
+            let mut kvs = base.clone();
+            let i = rnd() as usize % kvs.len();
+            let (k, v) = &mut kvs[i];
+            match rnd() % 5 {
+                0 => v.truncate(rnd() as usize % (v.len() + 1)),
+                1 if !v.is_empty() => {
+                    let j = rnd() as usize % v.len();
+                    v[j] ^= 1 << (rnd() % 8);
+                }
+                2 => v.extend((0..rnd() % 9).map(|_| rnd() as u8)),
+                3 => k[rnd() as usize % 31] ^= 1 << (rnd() % 8),
+                _ if !v.is_empty() => v[0] = rnd() as u8,
+                _ => {}
+            }
+            if let Ok(st) = State::from_key_values(&kvs, &p) {
+                let mut sorted = kvs.clone();
+                sorted.sort_unstable_by_key(|a| a.0);
+                assert_eq!(st.to_key_values(), sorted);
+            }
+        }
     }
 
     #[test]

@@ -78,6 +78,8 @@ fn crash_child() {
         let kvs: Vec<_> = map.iter().map(|(k, v)| (*k, v.clone())).collect();
         let header = header(n, &parent);
         let header_hash = blake2b_256(&header);
+        writeln!(out, "begin {n}").unwrap();
+        out.flush().unwrap();
         store
             .commit_block(BlockCommit {
                 header_hash,
@@ -96,9 +98,12 @@ fn crash_child() {
     }
 }
 
-/// Runs the child until it has reported `at_least` commits, SIGKILLs it, and returns the
-/// last commit it reported.
-fn run_and_kill(dir: &std::path::Path, at_least: u32, extra_delay: Duration) -> u32 {
+/// Runs the child until it has reported `at_least` commits and SIGKILLs it; returns the last
+/// commit it reported. With `mid_commit = Some(f)` it instead waits for the start of commit
+/// `at_least` and kills `f` times the child's typical commit duration later (measured from
+/// the commits before), so that the kill lands inside `commit_block`: in the trie update for
+/// small `f`, in the RocksDB write for `f` near 1.
+fn run_and_kill(dir: &std::path::Path, at_least: u32, mid_commit: Option<f64>) -> u32 {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
         .env(DIR_VAR, dir)
@@ -109,17 +114,31 @@ fn run_and_kill(dir: &std::path::Path, at_least: u32, extra_delay: Duration) -> 
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut last = 0;
+    let mut began = Instant::now();
+    let mut durations = Vec::new();
+    let mut delay = None;
     for line in lines.by_ref() {
-        if let Some(n) = line.unwrap().strip_prefix("committed ") {
+        let line = line.unwrap();
+        if let Some(n) = line.strip_prefix("committed ") {
             last = n.trim().parse().unwrap();
-            if last >= at_least {
+            durations.push(began.elapsed());
+            if mid_commit.is_none() && last >= at_least {
+                delay = Some(Duration::ZERO);
+                break;
+            }
+        } else if let Some(n) = line.strip_prefix("begin ") {
+            began = Instant::now();
+            let n: u32 = n.trim().parse().unwrap();
+            if let (Some(f), true) = (mid_commit, n >= at_least && !durations.is_empty()) {
+                durations.sort();
+                delay = Some(durations[durations.len() / 2].mul_f64(f));
                 break;
             }
         }
         assert!(Instant::now() < deadline, "child too slow");
     }
-    assert!(last >= at_least, "child exited early: {:?}", child.wait());
-    std::thread::sleep(extra_delay);
+    let delay = delay.unwrap_or_else(|| panic!("child exited early: {:?}", child.wait()));
+    std::thread::sleep(delay.saturating_sub(began.elapsed()));
     child.kill().unwrap(); // SIGKILL on Unix
     child.wait().unwrap();
     // What the child printed before it died.
@@ -138,12 +157,19 @@ fn killed_writer_recovers_at_last_commit() {
     }
     let dir = tempfile::tempdir().unwrap();
     let mut reported = 0;
-    for (round, delay_us) in [0u64, 700, 3_100, 150].into_iter().enumerate() {
-        let last = run_and_kill(
-            dir.path(),
-            reported + 5 + round as u32 * 3,
-            Duration::from_micros(delay_us),
-        );
+    // Kill between commits and inside them, at different points of `commit_block`.
+    let rounds = [
+        None,
+        Some(0.2),
+        Some(0.6),
+        Some(0.9),
+        None,
+        Some(0.95),
+        Some(1.0),
+        Some(1.05),
+    ];
+    for (round, mid_commit) in rounds.into_iter().enumerate() {
+        let last = run_and_kill(dir.path(), reported + 3, mid_commit);
         let store = RocksStore::open(dir.path()).unwrap();
         let best = store
             .best_block()
@@ -189,7 +215,7 @@ fn killed_writer_recovers_at_last_commit() {
         }
         assert_eq!(h, ZERO_HASH);
         eprintln!(
-            "round {round}: killed after block {last} was reported; store at {}",
+            "round {round} ({mid_commit:?}): killed after block {last} was reported; store at {}",
             best.slot
         );
         reported = best.slot;

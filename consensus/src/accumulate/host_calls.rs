@@ -147,7 +147,13 @@ impl Implications {
         self.data.insert((s, key), v);
     }
 
-    fn slots(&self, env: &Env<'_>, s: ServiceId, h: &OpaqueHash, len: u32) -> Option<Vec<TimeSlot>> {
+    fn slots(
+        &self,
+        env: &Env<'_>,
+        s: ServiceId,
+        h: &OpaqueHash,
+        len: u32,
+    ) -> Option<Vec<TimeSlot>> {
         self.item(env, s, &lookup_key(s, h, len))
             .and_then(decode_slots)
     }
@@ -155,7 +161,8 @@ impl Implications {
     /// `check` (GP B.13) over the current accounts.
     fn check(&self, env: &Env<'_>, mut i: u32) -> u32 {
         while self.exists(env, i) {
-            i = ((i as u64 - MIN_PUBLIC_INDEX as u64 + 1) % ID_SPACE + MIN_PUBLIC_INDEX as u64) as u32;
+            i = ((i as u64 - MIN_PUBLIC_INDEX as u64 + 1) % ID_SPACE + MIN_PUBLIC_INDEX as u64)
+                as u32;
         }
         i
     }
@@ -224,7 +231,11 @@ impl HostCalls for AccumulateHost<'_, '_> {
         if idx == index::TRANSFER {
             return self.transfer(c);
         }
-        let g = if idx == index::LOG { self.env.log_gas } else { HOST_GAS };
+        let g = if idx == index::LOG {
+            self.env.log_gas
+        } else {
+            HOST_GAS
+        };
         if !c.charge(g) {
             return HostResult::OutOfGas;
         }
@@ -380,7 +391,11 @@ impl AccumulateHost<'_, '_> {
     fn info(&mut self, c: &mut HostContext<'_>) -> HostResult {
         let (env, x) = (self.env, &self.x);
         let r7 = c.reg(7);
-        let s = if r7 == u64::MAX { Some(x.id) } else { u32::try_from(r7).ok() };
+        let s = if r7 == u64::MAX {
+            Some(x.id)
+        } else {
+            u32::try_from(r7).ok()
+        };
         let v = s.and_then(|s| x.account(env, s)).map(|a| {
             let mut v = Vec::with_capacity(96);
             v.extend_from_slice(a.code_hash.as_bytes());
@@ -401,7 +416,14 @@ impl AccumulateHost<'_, '_> {
     /// Ω_B.
     fn bless(&mut self, c: &mut HostContext<'_>) -> HostResult {
         let cores = self.env.params.cores() as u64;
-        let (m, a, v, r, o, n) = (c.reg(7), c.reg(8), c.reg(9), c.reg(10), c.reg(11), c.reg(12));
+        let (m, a, v, r, o, n) = (
+            c.reg(7),
+            c.reg(8),
+            c.reg(9),
+            c.reg(10),
+            c.reg(11),
+            c.reg(12),
+        );
         let Some(assign) = mem_read(c, a, 4 * cores) else {
             return HostResult::Panic;
         };
@@ -423,7 +445,9 @@ impl AccumulateHost<'_, '_> {
         p.designate = v;
         p.register = r;
         for (i, q) in assign.chunks_exact(4).enumerate() {
-            p.assign[i] = u32::from_le_bytes(q.try_into().expect("4"));
+            if let Some(slot) = p.assign.get_mut(i) {
+                *slot = u32::from_le_bytes(q.try_into().expect("4"));
+            }
         }
         p.always_acc = always
             .into_iter()
@@ -446,7 +470,7 @@ impl AccumulateHost<'_, '_> {
             return HostResult::Continue;
         }
         let core = core as usize;
-        if self.x.id != self.x.privileges.assign[core] {
+        if self.x.privileges.assign.get(core) != Some(&self.x.id) {
             c.set_reg(7, code::HUH);
             return HostResult::Continue;
         }
@@ -486,7 +510,14 @@ impl AccumulateHost<'_, '_> {
     /// Ω_N.
     fn new_service(&mut self, c: &mut HostContext<'_>) -> HostResult {
         let env = self.env;
-        let (o, l, g, m, f, want) = (c.reg(7), c.reg(8), c.reg(9), c.reg(10), c.reg(11), c.reg(12));
+        let (o, l, g, m, f, want) = (
+            c.reg(7),
+            c.reg(8),
+            c.reg(9),
+            c.reg(10),
+            c.reg(11),
+            c.reg(12),
+        );
         let code_hash = hash_at(c, o);
         let (Some(code_hash), Ok(l)) = (code_hash, u32::try_from(l)) else {
             return HostResult::Panic;
@@ -533,7 +564,11 @@ impl AccumulateHost<'_, '_> {
         let x = &mut self.x;
         x.accounts.insert(new_id, Some(a));
         x.accounts.insert(x.id, Some(me));
-        x.set_item(new_id, lookup_key(new_id, &code_hash, l), Some(encode_slots(&[])));
+        x.set_item(
+            new_id,
+            lookup_key(new_id, &code_hash, l),
+            Some(encode_slots(&[])),
+        );
         if !reserved {
             let next = MIN_PUBLIC_INDEX as u64
                 + (x.next_free_id as u64 - MIN_PUBLIC_INDEX as u64 + 42) % ID_SPACE;
@@ -563,7 +598,9 @@ impl AccumulateHost<'_, '_> {
         let (d, amount, l, o) = (c.reg(7), c.reg(8), c.reg(9), c.reg(10));
         let memo = mem_read(c, o, env.params.transfer_memo_size as u64);
         let me = self.self_account();
-        let dest = u32::try_from(d).ok().and_then(|d| self.x.account(env, d).map(|a| (d, a)));
+        let dest = u32::try_from(d)
+            .ok()
+            .and_then(|d| self.x.account(env, d).map(|a| (d, a)));
         let outcome = match (&memo, dest) {
             (None, _) => None,
             (_, None) => Some(Err(code::WHO)),
@@ -631,7 +668,9 @@ impl AccumulateHost<'_, '_> {
         let l = da.bytes.max(81) - 81;
         let slots = u32::try_from(l).ok().and_then(|l| x.slots(env, d, &h, l));
         let expired = match (&slots, da.items) {
-            (Some(t), 2) if t.len() == 2 => (t[1] as i64) < env.slot as i64 - env.params.preimage_expunge_period as i64,
+            (Some(t), 2) if t.len() == 2 => {
+                (t[1] as i64) < env.slot as i64 - env.params.preimage_expunge_period as i64
+            }
             _ => false,
         };
         if !expired {
@@ -655,7 +694,9 @@ impl AccumulateHost<'_, '_> {
             return HostResult::Panic;
         };
         let z = c.reg(8);
-        let slots = u32::try_from(z).ok().and_then(|z| self.x.slots(self.env, self.x.id, &h, z));
+        let slots = u32::try_from(z)
+            .ok()
+            .and_then(|z| self.x.slots(self.env, self.x.id, &h, z));
         let (r7, r8) = match slots.as_deref() {
             None => (code::NONE, 0),
             Some([]) => (0, 0),
@@ -698,7 +739,8 @@ impl AccumulateHost<'_, '_> {
             return HostResult::Continue;
         }
         self.set_self(a);
-        self.x.set_item(id, lookup_key(id, &h, z), Some(encode_slots(&new_slots)));
+        self.x
+            .set_item(id, lookup_key(id, &h, z), Some(encode_slots(&new_slots)));
         c.set_reg(7, code::OK);
         HostResult::Continue
     }
@@ -722,9 +764,12 @@ impl AccumulateHost<'_, '_> {
         match slots.as_slice() {
             [] => self.drop_request(id, &h, z),
             [_, y] if (*y as i64) < horizon => self.drop_request(id, &h, z),
-            [x] => self.x.set_item(id, lookup_key(id, &h, z), Some(encode_slots(&[*x, t]))),
+            [x] => self
+                .x
+                .set_item(id, lookup_key(id, &h, z), Some(encode_slots(&[*x, t]))),
             [_, y, w] if (*y as i64) < horizon => {
-                self.x.set_item(id, lookup_key(id, &h, z), Some(encode_slots(&[*w, t])))
+                self.x
+                    .set_item(id, lookup_key(id, &h, z), Some(encode_slots(&[*w, t])))
             }
             _ => {
                 c.set_reg(7, code::HUH);
@@ -753,7 +798,11 @@ impl AccumulateHost<'_, '_> {
             return HostResult::Panic;
         };
         let x = &self.x;
-        let s = if r7 == u64::MAX { Some(x.id) } else { u32::try_from(r7).ok() };
+        let s = if r7 == u64::MAX {
+            Some(x.id)
+        } else {
+            u32::try_from(r7).ok()
+        };
         let Some(s) = s.filter(|s| x.exists(env, *s)) else {
             c.set_reg(7, code::WHO);
             return HostResult::Continue;

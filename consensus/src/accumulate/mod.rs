@@ -11,13 +11,25 @@
 //!
 //! Service storage, preimages and requests live in [`PartialState::service_data`] by their GP D.1
 //! state keys (see [`keys`]); [`ServiceInfo`]'s `items` / `bytes` are kept exact.
+//!
+//! # Execution
+//!
+//! Each Ψ_A invocation works on an overlay (`host_calls::Implications`) over the round's
+//! shared `e`, so the regular / exceptional pair and `checkpoint` copy only what changed; the
+//! services of one Δ* round run in parallel (rayon) and are merged as GP 12.18 says (own account
+//! and new accounts from each service, removals, privileges through `R`, ι from the delegator,
+//! φ\[c\] from its assigner, then the provisions `I`). Host-call gas: 10 each, `transfer`
+//! 10 + ω9 on success (10 otherwise, GP B.7), `log` [`AccumulateConfig::log_gas`] (10, as the
+//! vectors expect).
 
 mod host_calls;
 pub mod keys;
 pub mod queue;
+#[cfg(test)]
+mod tests;
 
-use host_calls::{AccumulateHost, Env, Implications};
 pub use host_calls::{code, index};
+use host_calls::{AccumulateHost, Env, Implications};
 use jam_state::codec::{decode_natural, encode_natural, Encode, Reader};
 use jam_state::hash::{blake2b_256, keccak_256};
 use jam_state::merkle::merkle_wb;
@@ -27,6 +39,7 @@ use jam_state::types::{
     TimeSlot, ValidatorsData, WorkReport,
 };
 use keys::{encode_slots, lookup_key, preimage_key, StateKey};
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// S: the lowest public service index (GP I.4.4).
@@ -171,12 +184,18 @@ pub fn accumulate(
     accumulatable.extend(queue::priority(q));
 
     let privileges = &state.partial.privileges;
-    let always: BTreeMap<ServiceId, Gas> =
-        privileges.always_acc.iter().map(|e| (e.id, e.gas)).collect();
+    let always: BTreeMap<ServiceId, Gas> = privileges
+        .always_acc
+        .iter()
+        .map(|e| (e.id, e.gas))
+        .collect();
     let free_total = always.values().fold(0u64, |a, g| a.saturating_add(*g));
-    let gas_limit = params
-        .max_block_gas
-        .max((params.max_accumulate_gas.saturating_mul(params.cores() as u64)).saturating_add(free_total));
+    let gas_limit = params.max_block_gas.max(
+        (params
+            .max_accumulate_gas
+            .saturating_mul(params.cores() as u64))
+        .saturating_add(free_total),
+    );
 
     let ctx = RunCtx {
         params,
@@ -233,8 +252,10 @@ pub fn accumulate(
         } else if i < elapsed {
             Vec::new()
         } else {
-            let items: Vec<queue::Queued> =
-                state.ready_queue[idx].iter().map(queue::Queued::from_record).collect();
+            let items: Vec<queue::Queued> = state.ready_queue[idx]
+                .iter()
+                .map(queue::Queued::from_record)
+                .collect();
             queue::to_records(&queue::edit(&items, &done))
         };
     }
@@ -329,10 +350,18 @@ fn acc_par(
     services.extend(free.keys().copied());
     services.extend(transfers.iter().map(|t| t.dest));
 
-    let results: BTreeMap<ServiceId, AccOne> = services
-        .iter()
-        .map(|&s| (s, acc_one(ctx, e, transfers, reports, free, s)))
-        .collect();
+    // The services of a round are independent (each sees the same `e`): run them in parallel.
+    let shared: &PartialState = e;
+    let list: Vec<ServiceId> = services.into_iter().collect();
+    let results: BTreeMap<ServiceId, AccOne> = if list.len() > 1 {
+        list.par_iter()
+            .map(|&s| (s, acc_one(ctx, shared, transfers, reports, free, s)))
+            .collect()
+    } else {
+        list.iter()
+            .map(|&s| (s, acc_one(ctx, shared, transfers, reports, free, s)))
+            .collect()
+    };
 
     let mut new_transfers = Vec::new();
     let mut used = Vec::with_capacity(results.len());
@@ -347,7 +376,12 @@ fn acc_par(
     // Privileges, ι and φ (GP 12.18).
     let prior = e.privileges.clone();
     let replace = |o: ServiceId, a: ServiceId, b: ServiceId| if a == o { b } else { a };
-    let view = |s: ServiceId| results.get(&s).map(|r| &r.post.privileges).unwrap_or(&prior);
+    let view = |s: ServiceId| {
+        results
+            .get(&s)
+            .map(|r| &r.post.privileges)
+            .unwrap_or(&prior)
+    };
     let manager_view = view(prior.bless).clone();
     let mut privileges = prior.clone();
     privileges.bless = manager_view.bless;
@@ -366,7 +400,10 @@ fn acc_par(
         manager_view.register,
         view(prior.register).register,
     );
-    if let Some(v) = results.get(&prior.designate).and_then(|r| r.post.staging.clone()) {
+    if let Some(v) = results
+        .get(&prior.designate)
+        .and_then(|r| r.post.staging.clone())
+    {
         e.staging = v;
     }
     for c in 0..prior.assign.len() {
@@ -374,7 +411,9 @@ fn acc_par(
             .get(&prior.assign[c])
             .and_then(|r| r.post.auth_queues.get(&c))
         {
-            e.auth_queues[c] = q.clone();
+            if let Some(slot) = e.auth_queues.get_mut(c) {
+                *slot = q.clone();
+            }
         }
     }
     e.privileges = privileges;
@@ -422,8 +461,10 @@ fn acc_par(
     for id in &removed {
         e.accounts.remove(id);
     }
-    let provisions: BTreeSet<&(ServiceId, Vec<u8>)> =
-        results.values().flat_map(|r| r.post.provisions.iter()).collect();
+    let provisions: BTreeSet<&(ServiceId, Vec<u8>)> = results
+        .values()
+        .flat_map(|r| r.post.provisions.iter())
+        .collect();
     for (s, blob) in provisions {
         provide(e, *s, blob, ctx.slot);
     }
@@ -491,7 +532,7 @@ fn acc_one(
         a.balance = a.balance.saturating_add(credit);
         a
     });
-    let code = account.and_then(|a| service_code(e, s, &a.code_hash));
+    let code = account.and_then(|a| service_code(ctx.params, e, s, &a.code_hash));
     let code = code.filter(|c| c.len() <= ctx.params.max_service_code_size as usize);
 
     let mut args = Vec::with_capacity(16);
@@ -538,10 +579,14 @@ fn acc_one(
 }
 
 /// `a_c` (GP 9.4): the code of the preimage of `code_hash`, without its metadata.
-fn service_code(e: &PartialState, s: ServiceId, code_hash: &OpaqueHash) -> Option<Vec<u8>> {
+fn service_code(
+    params: &Params,
+    e: &PartialState,
+    s: ServiceId,
+    code_hash: &OpaqueHash,
+) -> Option<Vec<u8>> {
     let blob = e.service_data.get(&preimage_key(s, code_hash))?;
-    let p = Params::tiny();
-    let mut r = Reader::new(blob, &p);
+    let mut r = Reader::new(blob, params);
     let m = decode_natural(&mut r).ok()?;
     let start = r.position().checked_add(usize::try_from(m).ok()?)?;
     blob.get(start..).map(|c| c.to_vec())

@@ -4,7 +4,9 @@ use super::host_calls::{code, index, AccumulateHost, Env, Implications};
 use super::keys::{encode_slots, lookup_key, preimage_key, storage_key};
 use super::*;
 use jam_pvm::{Access, HostCalls, HostContext, HostResult, Memory};
-use jam_state::types::{AuthQueue, RefineContext, WorkExecResult, WorkPackageSpec, WorkResult};
+use jam_state::types::{
+    AlwaysAccumulateMapEntry, AuthQueue, RefineContext, WorkPackageSpec, WorkResult,
+};
 
 const ME: ServiceId = 100;
 const OTHER: ServiceId = 200;
@@ -138,7 +140,10 @@ fn fetch_constants_entropy_inputs() {
     vm.call(&mut h, index::FETCH, &[MEM, 0, 100, 7]);
     assert_eq!(vm.regs[7], code::NONE);
     // Unwritable output panics.
-    assert_eq!(vm.call(&mut h, index::FETCH, &[0x1000, 0, 100, 1]), HostResult::Panic);
+    assert_eq!(
+        vm.call(&mut h, index::FETCH, &[0x1000, 0, 100, 1]),
+        HostResult::Panic
+    );
 }
 
 #[test]
@@ -150,7 +155,10 @@ fn write_read_and_footprint() {
     let mut vm = Vm::new();
     vm.put(0, b"key");
     vm.put(16, b"value!");
-    assert_eq!(vm.call(&mut h, index::WRITE, &[MEM, 3, MEM + 16, 6]), HostResult::Continue);
+    assert_eq!(
+        vm.call(&mut h, index::WRITE, &[MEM, 3, MEM + 16, 6]),
+        HostResult::Continue
+    );
     assert_eq!(vm.regs[7], code::NONE);
     let a = h.x.account(&e, ME).unwrap();
     assert_eq!((a.items, a.bytes), (1, 34 + 3 + 6));
@@ -163,7 +171,11 @@ fn write_read_and_footprint() {
     vm.call(&mut h, index::READ, &[u64::MAX, MEM, 3, MEM + 100, 1, 10]);
     assert_eq!((vm.regs[7], vm.get(100, 1)), (2, b"a".to_vec()));
     // Another service has no such key.
-    vm.call(&mut h, index::READ, &[OTHER as u64, MEM, 3, MEM + 100, 0, 10]);
+    vm.call(
+        &mut h,
+        index::READ,
+        &[OTHER as u64, MEM, 3, MEM + 100, 0, 10],
+    );
     assert_eq!(vm.regs[7], code::NONE);
     // Delete.
     vm.call(&mut h, index::WRITE, &[MEM, 3, 0, 0]);
@@ -172,7 +184,10 @@ fn write_read_and_footprint() {
     assert_eq!((a.items, a.bytes), (0, 0));
     assert_eq!(h.x.data.get(&(ME, storage_key(ME, b"key"))), Some(&None));
     // Unreadable key panics.
-    assert_eq!(vm.call(&mut h, index::WRITE, &[0x1000, 3, MEM, 1]), HostResult::Panic);
+    assert_eq!(
+        vm.call(&mut h, index::WRITE, &[0x1000, 3, MEM, 1]),
+        HostResult::Panic
+    );
 }
 
 #[test]
@@ -184,7 +199,7 @@ fn write_beyond_balance_is_full() {
     let mut h = host(&e);
     let mut vm = Vm::new();
     vm.call(&mut h, index::WRITE, &[MEM, 3, MEM, 3]);
-    assert_eq!(vm.regs[7], 0u64.wrapping_sub(1)); // NONE: fits (100 + 10 + 40 = threshold)
+    assert_eq!(vm.regs[7], code::NONE); // fits: 100 + 10 + 40 = threshold
     vm.call(&mut h, index::WRITE, &[MEM, 4, MEM, 3]);
     assert_eq!(vm.regs[7], code::FULL);
 }
@@ -195,12 +210,17 @@ fn lookup_and_info() {
     let mut b = base(&p);
     let blob = b"preimage".to_vec();
     let hash = OpaqueHash(blake2b_256(&blob));
-    b.service_data.insert(preimage_key(OTHER, &hash), blob.clone());
+    b.service_data
+        .insert(preimage_key(OTHER, &hash), blob.clone());
     let e = env(&p, &b);
     let mut h = host(&e);
     let mut vm = Vm::new();
     vm.put(0, hash.as_bytes());
-    vm.call(&mut h, index::LOOKUP, &[OTHER as u64, MEM, MEM + 64, 0, 100]);
+    vm.call(
+        &mut h,
+        index::LOOKUP,
+        &[OTHER as u64, MEM, MEM + 64, 0, 100],
+    );
     assert_eq!((vm.regs[7], vm.get(64, 8)), (8, blob));
     vm.call(&mut h, index::LOOKUP, &[u64::MAX, MEM, MEM + 64, 0, 100]);
     assert_eq!(vm.regs[7], code::NONE);
@@ -256,7 +276,8 @@ fn forget_and_query_history() {
     let p = params();
     let mut b = base(&p);
     let hash = OpaqueHash([9; 32]);
-    b.service_data.insert(lookup_key(ME, &hash, 10), encode_slots(&[5]));
+    b.service_data
+        .insert(lookup_key(ME, &hash, 10), encode_slots(&[5]));
     b.service_data.insert(preimage_key(ME, &hash), vec![0; 10]);
     let mut a = info(1_000_000);
     a.items = 2;
@@ -292,15 +313,21 @@ fn new_service_and_upgrade() {
     vm.put(0, &[3; 32]);
     let expected_id = h.x.next_free_id;
     assert!(expected_id >= MIN_PUBLIC_INDEX);
+    // Not the registrar: the desired id is ignored.
+    h.x.privileges.register = OTHER;
     vm.call(&mut h, index::NEW, &[MEM, 1000, 11, 12, 0, 0]);
     assert_eq!(vm.regs[7], expected_id as u64);
     let n = h.x.account(&e, expected_id).unwrap();
-    assert_eq!((n.items, n.bytes, n.min_item_gas, n.min_memo_gas), (2, 1081, 11, 12));
+    assert_eq!(
+        (n.items, n.bytes, n.min_item_gas, n.min_memo_gas),
+        (2, 1081, 11, 12)
+    );
     assert_eq!(n.balance, 100 + 20 + 1081);
     assert_eq!((n.parent_service, n.creation_slot), (ME, 100));
     assert_eq!(h.x.account(&e, ME).unwrap().balance, 1_000_000 - n.balance);
     assert_ne!(h.x.next_free_id, expected_id);
     // Reserved id by the registrar.
+    h.x.privileges.register = ME;
     vm.call(&mut h, index::NEW, &[MEM, 0, 0, 0, 0, 7]);
     assert_eq!(vm.regs[7], 7);
     vm.call(&mut h, index::NEW, &[MEM, 0, 0, 0, 0, 7]);
@@ -311,7 +338,10 @@ fn new_service_and_upgrade() {
     assert_eq!(vm.regs[7], code::HUH);
     vm.call(&mut h, index::UPGRADE, &[MEM, 1, 2]);
     let a = h.x.account(&e, ME).unwrap();
-    assert_eq!((a.code_hash, a.min_item_gas, a.min_memo_gas), (OpaqueHash([3; 32]), 1, 2));
+    assert_eq!(
+        (a.code_hash, a.min_item_gas, a.min_memo_gas),
+        (OpaqueHash([3; 32]), 1, 2)
+    );
 }
 
 #[test]
@@ -329,8 +359,20 @@ fn privileged_calls() {
     vm.call(&mut h, index::BLESS, &[1, MEM, 4, 5, MEM + 64, 1]);
     assert_eq!(vm.regs[7], code::OK);
     let pr = &h.x.privileges;
-    assert_eq!((pr.bless, pr.assign[0], pr.assign[1], pr.designate, pr.register), (1, 2, 3, 4, 5));
-    assert_eq!(pr.always_acc, vec![AlwaysAccumulateMapEntry { id: 6, gas: 77 }]);
+    assert_eq!(
+        (
+            pr.bless,
+            pr.assign[0],
+            pr.assign[1],
+            pr.designate,
+            pr.register
+        ),
+        (1, 2, 3, 4, 5)
+    );
+    assert_eq!(
+        pr.always_acc,
+        vec![AlwaysAccumulateMapEntry { id: 6, gas: 77 }]
+    );
     vm.call(&mut h, index::BLESS, &[1 << 32, MEM, 4, 5, MEM + 64, 1]);
     assert_eq!(vm.regs[7], code::WHO);
     // Now no longer assigner nor delegator.
@@ -350,7 +392,10 @@ fn privileged_calls() {
     vm.call(&mut h, index::DESIGNATE, &[MEM]);
     assert_eq!(vm.regs[7], code::OK);
     assert_eq!(h.x.staging.as_ref().unwrap().len(), 6);
-    assert_eq!(vm.call(&mut h, index::DESIGNATE, &[MEM + 0xf000]), HostResult::Panic);
+    assert_eq!(
+        vm.call(&mut h, index::DESIGNATE, &[MEM + 0xfc00]),
+        HostResult::Panic
+    );
 }
 
 #[test]
@@ -372,7 +417,10 @@ fn transfer_outcomes_and_gas() {
     assert_eq!(h.x.transfers.len(), 1);
     assert_eq!(h.x.transfers[0].gas, 50);
     assert_eq!(h.x.account(&e, ME).unwrap().balance, 1_000_000 - 10);
-    assert_eq!(vm.call(&mut h, index::TRANSFER, &[OTHER as u64, 10, 50, 0]), HostResult::Panic);
+    assert_eq!(
+        vm.call(&mut h, index::TRANSFER, &[OTHER as u64, 10, 50, 0]),
+        HostResult::Panic
+    );
 }
 
 #[test]
@@ -387,7 +435,8 @@ fn eject_expired_service() {
     victim.items = 2;
     victim.bytes = 81 + 20;
     b.accounts.insert(OTHER, victim);
-    b.service_data.insert(lookup_key(OTHER, &hash, 20), encode_slots(&[1, 60]));
+    b.service_data
+        .insert(lookup_key(OTHER, &hash, 20), encode_slots(&[1, 60]));
     let e = env(&p, &b);
     let mut h = host(&e);
     let mut vm = Vm::new();
@@ -401,7 +450,8 @@ fn eject_expired_service() {
 
     // Not yet expired: 60 >= 100 - 32 is false... use a later "forgotten" slot.
     let mut b2 = b.clone();
-    b2.service_data.insert(lookup_key(OTHER, &hash, 20), encode_slots(&[1, 90]));
+    b2.service_data
+        .insert(lookup_key(OTHER, &hash, 20), encode_slots(&[1, 90]));
     let e2 = env(&p, &b2);
     let mut h2 = host(&e2);
     vm.call(&mut h2, index::EJECT, &[OTHER as u64, MEM]);
@@ -463,7 +513,12 @@ const ARGS: u64 = 0xFEFF_0000;
 
 /// write(args[0..1] -> args[0..1]); checkpoint; write(args[1..2] -> args[1..2]); then `last`.
 fn checkpoint_program(last: &[u8]) -> Vec<u8> {
-    let (a, b, c, d) = (imm64(9, ARGS), imm64(7, ARGS + 1), imm64(9, ARGS + 1), [51, 8, 1]);
+    let (a, b, c, d) = (
+        imm64(9, ARGS),
+        imm64(7, ARGS + 1),
+        imm64(9, ARGS + 1),
+        [51, 8, 1],
+    );
     program(&[
         &a,
         &d,
@@ -500,7 +555,6 @@ fn run_service(code: Vec<u8>) -> (AccumulateOutcome, Params) {
         results: vec![WorkResult {
             service_id: ME,
             accumulate_gas: 1000,
-            result: WorkExecResult::Ok(vec![].into()),
             ..Default::default()
         }],
         ..Default::default()
@@ -522,10 +576,19 @@ fn panic_after_checkpoint_keeps_checkpointed_state() {
     assert_eq!(d.get(&storage_key(ME, &[43])), Some(&vec![43]));
     assert_eq!(d.get(&storage_key(ME, &[0x64])), None);
     // 11 instructions + 3 host calls.
-    assert_eq!(out.statistics[&ME], AccumulationStats { gas_used: 41, count: 1 });
+    assert_eq!(
+        out.statistics[&ME],
+        AccumulationStats {
+            gas_used: 41,
+            count: 1
+        }
+    );
     let a = out.state.partial.accounts[&ME];
     assert_eq!((a.items, a.last_accumulation_slot), (1, 43));
-    assert_eq!(out.state.accumulated.last().unwrap(), &vec![OpaqueHash([1; 32])]);
+    assert_eq!(
+        out.state.accumulated.last().unwrap(),
+        &vec![OpaqueHash([1; 32])]
+    );
 }
 
 #[test]
@@ -542,8 +605,66 @@ fn halt_keeps_regular_state() {
 fn out_of_gas_without_checkpoint_reverts_everything() {
     // write, then loop forever (jump to itself).
     let (a, d) = (imm64(9, ARGS), [51, 8, 1]);
-    let code = program(&[&a, &d, &[51, 10, 1], &[10, 4], &[40, 0]]);
+    let code = program(&[&a, &d, &[51, 10, 1], &[10, 4], &[1], &[40, 0]]);
     let (out, _) = run_service(code);
-    assert!(out.state.partial.service_data.get(&storage_key(ME, &[43])).is_none());
+    let data = &out.state.partial.service_data;
+    assert!(!data.contains_key(&storage_key(ME, &[43])));
     assert_eq!(out.statistics[&ME].gas_used, 1000);
+}
+
+#[test]
+fn provide_and_bless_are_integrated() {
+    // provide(OTHER, args[0..1]); bless(m=300, a=args, v=5, r=6, z={}); halt.
+    let (r8, r11) = (imm64(8, ARGS), imm64(11, ARGS));
+    let code = program(&[
+        &[51, 7, 0xC8, 0x00],
+        &r8,
+        &[51, 9, 1],
+        &[10, 26],
+        &[51, 7, 0x2C, 0x01],
+        &r8,
+        &[51, 9, 5],
+        &[51, 10, 6],
+        &r11,
+        &[51, 12, 0],
+        &[10, 14],
+        &[50, 0],
+    ]);
+    let p = params();
+    let mut st = AccumulateState {
+        partial: base(&p),
+        ready_queue: jam_state::types::FixedVec::filled(&p, Vec::new()),
+        accumulated: jam_state::types::FixedVec::filled(&p, Vec::new()),
+    };
+    let wanted = OpaqueHash(blake2b_256(&[43]));
+    st.partial
+        .service_data
+        .insert(lookup_key(OTHER, &wanted, 1), encode_slots(&[]));
+    let mut blob = vec![0u8];
+    blob.extend_from_slice(&code);
+    let h = OpaqueHash(blake2b_256(&blob));
+    st.partial.service_data.insert(preimage_key(ME, &h), blob);
+    st.partial.accounts.get_mut(&ME).unwrap().code_hash = h;
+    st.partial.privileges.always_acc = vec![AlwaysAccumulateMapEntry { id: ME, gas: 500 }];
+    let input = AccumulateInput {
+        slot: 43,
+        prior_slot: 42,
+        entropy: OpaqueHash::ZERO,
+        reports: &[],
+    };
+    let out = accumulate(&p, &AccumulateConfig::default(), st, &input);
+    let d = &out.state.partial.service_data;
+    assert_eq!(
+        d.get(&lookup_key(OTHER, &wanted, 1)),
+        Some(&encode_slots(&[43]))
+    );
+    assert_eq!(d.get(&preimage_key(OTHER, &wanted)), Some(&vec![43]));
+    let pr = &out.state.partial.privileges;
+    // args = E(43, 100, 0) = [43, 100, 0], read as two u32 (the rest of the page is zero).
+    assert_eq!((pr.bless, pr.designate, pr.register), (300, 5, 6));
+    assert_eq!(pr.assign.to_vec(), vec![43 + (100 << 8), 0]);
+    assert!(pr.always_acc.is_empty());
+    assert_eq!(out.statistics[&ME].count, 0);
+    assert_eq!(out.statistics[&ME].gas_used, 12 + 20);
+    assert_eq!(out.accumulated_reports, 0);
 }
