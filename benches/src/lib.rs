@@ -5,6 +5,16 @@
 //! - [`kernels`]: locating, assembling and checking the kernels;
 //! - [`native`]: native Rust references of the kernels;
 //! - [`vm`]: the runners ([`vm::Vm`]) for every VM, and the timing/checking loop.
+//!
+//! Usage:
+//! - `cargo run --release -p jam-benches --bin pvm-compare -- [--runs N] [--kernel NAME]`:
+//!   the side-by-side table (our PVM, PolkaVM interpreter, PolkaVM recompiler, native);
+//! - `cargo bench -p jam-benches --bench pvm`: criterion, ours vs the PolkaVM interpreter;
+//! - `cargo test -p jam-benches`: the code blobs match the shipped `*.code.bin`, the native
+//!   references, and small variants of the kernels on every VM.
+//!
+//! The kernels are read from `$JAM_PVM_BENCH`, default `<this crate>/../../shared/pvm-bench`.
+//! Feature `jam` (default) runs our PVM; without it only PolkaVM and native code run.
 
 pub mod kernels;
 pub mod native;

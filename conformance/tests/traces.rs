@@ -50,6 +50,7 @@ fn traces() {
         .collect();
 
     let mut per_set: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
+    let mut set_times: BTreeMap<String, Vec<Duration>> = BTreeMap::new();
     let mut times: Vec<Duration> = Vec::new();
     let mut failures = Vec::new();
     for (set, path, r) in &results {
@@ -58,6 +59,7 @@ fn traces() {
             e.2 += 1;
         } else if let Some(t) = r.import_time {
             times.push(t);
+            set_times.entry(set.clone()).or_default().push(t);
         }
         match &r.result {
             Ok(()) => e.0 += 1,
@@ -70,12 +72,16 @@ fn traces() {
     for f in &failures {
         println!("{f}");
     }
+    let ms = |d: &Duration| d.as_secs_f64() * 1e3;
     println!(
-        "{:<16} {:>6} {:>6} {:>9}",
-        "set", "passed", "failed", "rejected"
+        "{:<16} {:>6} {:>6} {:>9} {:>8} {:>8}",
+        "set", "passed", "failed", "rejected", "mean ms", "max ms"
     );
     for (set, (p, f, rej)) in &per_set {
-        println!("{set:<16} {p:>6} {f:>6} {rej:>9}");
+        let t = set_times.get(set).cloned().unwrap_or_default();
+        let mean = t.iter().map(ms).sum::<f64>() / t.len().max(1) as f64;
+        let max = t.iter().map(ms).fold(0.0, f64::max);
+        println!("{set:<16} {p:>6} {f:>6} {rej:>9} {mean:>8.2} {max:>8.2}");
     }
     if !times.is_empty() {
         let total: Duration = times.iter().sum();

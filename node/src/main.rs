@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod cmd;
+mod fuzz;
 
 #[derive(Parser)]
 #[command(name = "jam", version, about = "A JAM node (Gray Paper v0.7.2)")]
@@ -19,6 +20,8 @@ enum Command {
     /// PVM tools.
     #[command(subcommand)]
     Pvm(cmd::pvm::Command),
+    /// Conformance fuzzer target (fuzz protocol v1) on a Unix socket.
+    FuzzTarget(cmd::fuzz_target::Args),
 }
 
 fn main() -> ExitCode {
@@ -26,6 +29,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Vectors(args) => cmd::vectors::run(args),
         Command::Pvm(c) => cmd::pvm::run(c),
+        Command::FuzzTarget(args) => cmd::fuzz_target::run(args),
     };
     match result {
         Ok(code) => code,

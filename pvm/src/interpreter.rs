@@ -459,9 +459,7 @@ fn execute<T: Tracer, const SLOW: bool>(
     loop {
         // SAFETY: `ip` always points to a valid entry (see `next!` and `goto!`).
         let op = unsafe { (*ip).op };
-        // SAFETY: the decoder only stores GP opcodes (<= 230) and fused codes
-        // (`program::fused`, <= 253); this lets the dispatch skip its range check.
-        unsafe { std::hint::assert_unchecked(op <= crate::program::fused::MAX_CODE) };
+        debug_assert!(op <= crate::program::fused::MAX_CODE);
         if SLOW {
             // SAFETY: as above.
             if unsafe { (*ip).z } != 0 {
@@ -1128,8 +1126,9 @@ fn execute<T: Tracer, const SLOW: bool>(
                 second!();
                 branch!(reg!(a!()) < reg!(b!()), y!())
             }
-            // Opcodes are decoded from the table above; nothing else reaches here.
-            _ => exit!(Outcome::Panic),
+            // SAFETY: `Inst::op` only ever holds the GP opcodes matched above and the fused
+            // codes of `program::fused` (see the assertion at the top of the loop).
+            _ => unsafe { std::hint::unreachable_unchecked() },
         }
     }
 }

@@ -20,6 +20,23 @@
 //! - [`standard_init`] — GP A.7 `Y(p, a)`: returns the program, the laid-out RAM and registers.
 //! - [`invoke`] — Ψ_M (GP A.8): standard init + Ψ_H + result extraction → [`Invocation`].
 //!
+//! # Design (for speed)
+//!
+//! - `program.rs` decodes once into 16-byte entries (opcode, clamped registers, 32-bit
+//!   immediates, static targets as entry indices, the gas cost of the rest of the gas block);
+//!   implicit traps are inserted wherever execution would run onto a non-opcode position, so
+//!   the loop never bounds-checks the instruction stream. Branches to targets outside ϖ point
+//!   at zero-cost trap entries that report the branch's pc. The jump table is resolved to
+//!   entry indices.
+//! - Hot instruction pairs and triples inside a gas block (loop increments with their branch,
+//!   shift+xor, load+alu, stack stores/loads, ...) are fused into superinstructions; the
+//!   following entries keep their own opcodes, so entering mid-pair, single-stepping (slow
+//!   gas path) and tracing see plain instructions.
+//! - `interpreter.rs` is one `match` loop over an instruction pointer, with gas charged at
+//!   block entry and a per-instruction slow path used only when the block cannot be paid for.
+//! - `memory.rs` uses a flat 2^20-entry page table (backing address | access bits); guest
+//!   loads/stores are one table load, one flag/offset test and the access.
+//!
 //! # Conventions (checked against the public PVM vectors)
 //!
 //! - Gas: 1 per instruction, charged per gas block at block entry; a page fault part-way

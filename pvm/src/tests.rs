@@ -221,7 +221,11 @@ fn bench_kernels() {
         }
         let mut best = f64::MAX;
         let mut result = None;
-        for _ in 0..5 {
+        let runs = std::env::var("PVM_RUNS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(5);
+        for _ in 0..runs {
             let Some((a0, used, secs)) = run_kernel(name, stack) else {
                 return;
             };

@@ -491,7 +491,7 @@ impl State {
             entries.retain(|k, _| live.contains(k));
         }
         leaves.sort_unstable_by(|a, b| merkle::trie_key_cmp(&a.0, &b.0));
-        root_of_leaves(&leaves, 0, trie_msb_first())
+        root_of_leaves(&leaves, 0)
     }
 }
 
@@ -509,35 +509,19 @@ pub struct StateRootCache {
     entries: BTreeMap<StateKey, (Vec<u8>, Hash)>,
 }
 
-/// `M` over precomputed leaf hashes sorted in trie order (same shape as `merkle::state_root`).
-/// The bit order follows `merkle::trie_key_cmp` (see [`trie_bit`]).
-fn root_of_leaves(leaves: &[(StateKey, Hash)], depth: usize, msb_first: bool) -> Hash {
+/// `M` over precomputed leaf hashes sorted in trie order (same shape as `merkle::state_root`,
+/// with the GP layout `merkle::Gp`).
+fn root_of_leaves(leaves: &[(StateKey, Hash)], depth: usize) -> Hash {
+    use merkle::TrieLayout;
     match leaves {
         [] => crate::hash::ZERO_HASH,
         [(_, h)] => *h,
         _ => {
-            let split = leaves.partition_point(|(k, _)| !trie_bit(k, depth, msb_first));
+            let split = leaves.partition_point(|(k, _)| !merkle::Gp::bit(k, depth));
             let (l, r) = leaves.split_at(split);
-            merkle::branch_hash(
-                &root_of_leaves(l, depth + 1, msb_first),
-                &root_of_leaves(r, depth + 1, msb_first),
-            )
+            merkle::branch_hash(&root_of_leaves(l, depth + 1), &root_of_leaves(r, depth + 1))
         }
     }
-}
-
-/// Whether the trie reads each key octet most significant bit first, as `merkle::trie_key_cmp`
-/// orders keys (`[0x01, …]` before `[0x80, …]` exactly when it does).
-fn trie_msb_first() -> bool {
-    merkle::trie_key_cmp(&keys::component_key(0x01), &keys::component_key(0x80))
-        == std::cmp::Ordering::Less
-}
-
-/// Bit `i` of `key` in the trie's bit order.
-#[inline]
-fn trie_bit(key: &StateKey, i: usize, msb_first: bool) -> bool {
-    let shift = if msb_first { 7 - (i & 7) } else { i & 7 };
-    (key[i >> 3] >> shift) & 1 == 1
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Subcommands of the `jam` binary.
 
+pub mod fuzz_target;
 pub mod pvm;
 pub mod vectors;
 

@@ -88,7 +88,7 @@ pub fn split_blob(blob: &[u8]) -> Option<(u64, u8, std::ops::Range<usize>, std::
     let (jt_len, n1) = jam_pvm::decode_natural(blob).ok()?;
     let z = *blob.get(n1)?;
     let (code_len, n2) = jam_pvm::decode_natural(blob.get(n1 + 1..)?).ok()?;
-    let code_start = (n1 + 1 + n2) as u64 + jt_len.checked_mul(z as u64)?;
+    let code_start = ((n1 + 1 + n2) as u64).checked_add(jt_len.checked_mul(z as u64)?)?;
     let code_end = code_start.checked_add(code_len)?;
     let mask_end = code_end.checked_add(code_len.div_ceil(8))?;
     if mask_end != blob.len() as u64 {
@@ -124,18 +124,40 @@ pub fn to_polkavm_blob(gp_blob: &[u8]) -> Option<Vec<u8>> {
     let (_, _, code, mask) = split_blob(gp_blob)?;
     let mut out = gp_blob.to_vec();
     let n = code.len();
+    let c = |i: usize| if i < n { gp_blob[code.start + i] } else { 0 };
     let bit = |i: usize| gp_blob[mask.start + i / 8] >> (i % 8) & 1 == 1;
+    let skip = |i: usize| (1..=24).find(|&j| i + j >= n || bit(i + j)).unwrap_or(25) - 1;
+    for i in 0..n {
+        if bit(i) {
+            out[code.start + i] = gp_to_polkavm_opcode(c(i))?;
+        }
+    }
     for i in 0..n {
         if !bit(i) {
             continue;
         }
-        let op = gp_blob[code.start + i];
-        out[code.start + i] = gp_to_polkavm_opcode(op)?;
-        if Opcode::from_u8(op).map(Opcode::format) == Some(ArgFormat::ThreeRegs) {
-            let skip = (1..=24).find(|&j| i + j >= n || bit(i + j)).unwrap_or(25) - 1;
-            let v = if i + 2 < n { gp_blob[code.start + i + 2] } else { 0 };
+        let Some(op) = Opcode::from_u8(c(i)) else { continue };
+        let l = skip(i);
+        // The last octet the GP A.5 decoding reads at fixed positions or with a length
+        // taken from an operand octet (it may lie past the instruction when truncated).
+        let need = match op.format() {
+            ArgFormat::NoArgs | ArgFormat::OneImm | ArgFormat::OneOffset => 0,
+            ArgFormat::RegExtImm => 9,
+            ArgFormat::TwoImm => 1 + (c(i + 1) % 8).min(4) as usize,
+            ArgFormat::RegTwoImm | ArgFormat::RegImmOffset => 1 + (c(i + 1) / 16 % 8).min(4) as usize,
+            ArgFormat::TwoRegsTwoImm => 2 + (c(i + 2) % 8).min(4) as usize,
+            ArgFormat::ThreeRegs => 2,
+            ArgFormat::RegImm | ArgFormat::TwoRegs | ArgFormat::TwoRegsImm | ArgFormat::TwoRegsOffset => 1,
+        };
+        // Truncated: the operands overlap the following opcode octets, which were
+        // renumbered for PolkaVM; then the two machines would decode different operands.
+        if need > l && (i + l + 1..=(i + 10).min(n.saturating_sub(1))).any(|q| out[code.start + q] != c(q)) {
+            return None;
+        }
+        if op.format() == ArgFormat::ThreeRegs {
+            let v = c(i + 2);
             if v.min(12) != (v & 15).min(12) {
-                if skip >= 2 {
+                if l >= 2 {
                     out[code.start + i + 2] = v.min(12);
                 } else {
                     return None;
@@ -456,6 +478,10 @@ pub fn case(data: &[u8]) -> Result<Case> {
             list.push(Ins { op: 2, args: vec![], target: None, terminator: true });
         }
     }
+    // Often return to the caller (φ0 is then usually the halt address).
+    if setup_flags & 8 != 0 {
+        list.push(Ins { op: Opcode::jump_ind as u8, args: vec![0], target: None, terminator: true });
+    }
     // Always end on a trap: PolkaVM treats a non-terminator or branch in the last position
     // specially (it rejects / traps the whole branch), GP runs into ζ's zero padding (a trap).
     list.push(Ins { op: 0, args: vec![], target: None, terminator: true });
@@ -478,11 +504,11 @@ pub fn case(data: &[u8]) -> Result<Case> {
     let mut bitmask = Vec::with_capacity(code_len as usize);
     for (i, ins) in list.iter_mut().enumerate() {
         if let Some((sel, off, w)) = ins.target.filter(|&(_, off, w)| off + w <= ins.args.len()) {
-            let t: i64 = match sel % 16 {
-                0..=11 => labels[(sel / 16) as usize % labels.len()] as i64,
-                12 | 13 => pcs[(sel / 16) as usize % pcs.len()] as i64, // maybe not in ϖ
-                14 => (sel / 16) as i64 % (code_len as i64 + 2),        // maybe mid-instruction
-                _ => pcs[i] as i64 + (sel as i16 as i64) * 977,         // wild
+            let t: i64 = match sel % 32 {
+                0..=28 => labels[(sel / 32) as usize % labels.len()] as i64,
+                29 => pcs[(sel / 32) as usize % pcs.len()] as i64, // maybe not in ϖ
+                30 => (sel / 32) as i64 % (code_len as i64 + 2),   // maybe mid-instruction
+                _ => pcs[i] as i64 + (sel as i16 as i64) * 977,    // wild
             };
             let rel = t - pcs[i] as i64;
             ins.args[off..off + w].copy_from_slice(&rel.to_le_bytes()[..w]);
@@ -513,7 +539,7 @@ pub fn case(data: &[u8]) -> Result<Case> {
     let mut regs = registers(g.u, jump_table.len())?;
     // Entry pc: mostly 0, sometimes another block start.
     let pc = if g.u.ratio(1, 8)? { *g.u.choose(&labels)? } else { 0 };
-    if setup_flags & 2 != 0 {
+    if setup_flags & 2 != 0 || (setup_flags & 8 != 0 && setup_flags & 16 != 0) {
         regs[0] = HALT as u64; // ra = halt, as in standard invocations
     }
     let blob = encode_blob(&code, &bitmask, &jump_table, z);

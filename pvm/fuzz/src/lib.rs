@@ -93,7 +93,10 @@ fn exit_index(e: Exit) -> usize {
 /// The `differential` target.
 pub fn differential(data: &[u8]) {
     let Ok(case) = gen::case(data) else { return };
-    STATS.cases.fetch_add(1, Ordering::Relaxed);
+    let n = STATS.cases.fetch_add(1, Ordering::Relaxed) + 1;
+    if n.is_power_of_two() && n >= 1 << 14 {
+        eprintln!("jam-pvm-fuzz stats: {}", STATS.summary());
+    }
     if !case.structured {
         STATS.raw.fetch_add(1, Ordering::Relaxed);
     }

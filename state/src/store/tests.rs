@@ -427,8 +427,8 @@ fn deep_paths_grow_and_collapse() {
     let mut universe = Vec::new();
     for i in 0..16u8 {
         let mut k = [0u8; 31];
-        k[30] = i & 0b0111; // differ in the last octet's low bits: depth ~240
-        k[0] = (i >> 3) & 1; // or in the very first bit
+        k[30] = i & 0b0111; // differ only in the last three bits (depth 245..=247)
+        k[0] = ((i >> 3) & 1) << 7; // or also in the very first bit
         universe.push(k);
     }
     universe.push([0xff; 31]);

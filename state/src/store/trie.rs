@@ -1,16 +1,19 @@
 //! The GP state trie (Appendix D) as stored nodes: node records keyed by node hash.
 //!
-//! A node's hash is exactly [`merkle::leaf_hash`] / [`merkle::branch_hash`], so a stored trie's
-//! root is the state root `M_σ`. The record stored for a node is the 64-octet node of GP D.3/D.4
-//! that is hashed, and for a branch one more octet: the first bit of the left child's hash,
-//! which the branch encoding drops (GP D.3) but which is needed to look the left child up.
-//! `H(record[..64])` always equals the key, so every loaded record is checked against it.
+//! A node's hash is exactly [`crate::merkle::leaf_hash`] / [`crate::merkle::branch_hash`], so a
+//! stored trie's root is the state root `M_σ`. Bit order, key order and node heads all come from
+//! [`crate::merkle::Gp`] (the GP v0.7.2 [`TrieLayout`]), so this module follows `merkle.rs`.
+//! The record stored for a node is the 64-octet node of GP D.3/D.4 that is hashed, and for a
+//! branch one more octet: the first bit of the left child's hash, which the branch encoding
+//! drops (GP D.3) but which is needed to look the left child up. `H(record[..64])` always
+//! equals the key, so every loaded record is checked against it.
 //!
-//! * 64 octets, `record[0] & 1 == 1`: a leaf. `record[0] & 2 == 0`: embedded value of
-//!   `record[0] >> 2` octets at `record[32..]`; `record[0] == 0b11`: the value is stored apart,
-//!   keyed by its hash `record[32..64]`.
-//! * 65 octets, `record[0] & 1 == 0`: a branch; the left child's hash is `record[..32]` with its
-//!   lowest bit set to `record[64]`, the right child's hash is `record[32..64]`.
+//! * 64 octets, first bit 1: a leaf. Head `embedded_leaf_head(n)`: embedded value of `n <= 32`
+//!   octets at `record[32..]`; head `REGULAR_LEAF_HEAD`: the value is stored apart, keyed by
+//!   its hash `record[32..64]`.
+//! * 65 octets, first bit 0: a branch; the left child's hash is `record[..32]` with its first
+//!   bit restored from `record[64]` (`left[0] & !BRANCH_MASK`), the right child's hash is
+//!   `record[32..64]`.
 //!
 //! The subtree of a node never changes (content addressing), so a node that is in the store has
 //! its whole subtree there too: writers add a node only in the same atomic batch as its
@@ -18,7 +21,7 @@
 
 use super::StoreError;
 use crate::hash::{blake2b_256, Hash, ZERO_HASH};
-use crate::merkle::{trie_key_cmp, StateKey};
+use crate::merkle::{trie_key_cmp, Gp, StateKey, TrieLayout};
 use std::collections::HashMap;
 
 /// Length of the hashed part of a node record.
@@ -28,11 +31,14 @@ pub const BRANCH_RECORD_LEN: usize = NODE_LEN + 1;
 /// Values up to this length are embedded in their leaf.
 pub const MAX_EMBEDDED: usize = 32;
 
-/// Bit `i` of a key in the GP's order (octets in order, least significant bit first).
+/// Bit `i` of a key as the trie reads it (`bits(k)_i`, [`Gp`]).
 #[inline(always)]
 pub fn bit(key: &StateKey, i: usize) -> bool {
-    (key[i >> 3] >> (i & 7)) & 1 == 1
+    Gp::bit(key, i)
 }
+
+/// The bits of a node's first octet that the branch encoding drops (its first bit).
+const DROPPED: u8 = !Gp::BRANCH_MASK;
 
 /// A decoded node record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,9 +58,9 @@ pub enum LeafValue {
 pub fn branch_record(left: &Hash, right: &Hash) -> (Hash, Vec<u8>) {
     let mut rec = vec![0u8; BRANCH_RECORD_LEN];
     rec[..32].copy_from_slice(left);
-    rec[0] &= 0b1111_1110;
+    rec[0] &= Gp::BRANCH_MASK;
     rec[32..64].copy_from_slice(right);
-    rec[64] = left[0] & 1;
+    rec[64] = left[0] & DROPPED;
     (blake2b_256(&rec[..NODE_LEN]), rec)
 }
 
@@ -64,11 +70,11 @@ pub fn leaf_record(key: &StateKey, value: &[u8]) -> (Hash, Vec<u8>, Option<Hash>
     let mut rec = vec![0u8; NODE_LEN];
     rec[1..32].copy_from_slice(key);
     let value_hash = if value.len() <= MAX_EMBEDDED {
-        rec[0] = 0b01 | ((value.len() as u8) << 2);
+        rec[0] = Gp::embedded_leaf_head(value.len() as u8);
         rec[32..32 + value.len()].copy_from_slice(value);
         None
     } else {
-        rec[0] = 0b11;
+        rec[0] = Gp::REGULAR_LEAF_HEAD;
         let vh = blake2b_256(value);
         rec[32..].copy_from_slice(&vh);
         Some(vh)
@@ -87,8 +93,8 @@ pub fn decode(hash: &Hash, rec: &[u8]) -> Result<Node, StoreError> {
         return Err(corrupt("record does not hash to its key"));
     }
     let head = rec[0];
-    if head & 1 == 0 {
-        if rec.len() != BRANCH_RECORD_LEN || rec[64] > 1 {
+    if head & DROPPED == 0 {
+        if rec.len() != BRANCH_RECORD_LEN || rec[64] & !DROPPED != 0 {
             return Err(corrupt("malformed branch record"));
         }
         let mut left = [0u8; 32];
@@ -103,19 +109,18 @@ pub fn decode(hash: &Hash, rec: &[u8]) -> Result<Node, StoreError> {
     }
     let mut key = [0u8; 31];
     key.copy_from_slice(&rec[1..32]);
-    let value = if head & 2 == 0 {
-        let len = (head >> 2) as usize;
-        if len > MAX_EMBEDDED || rec[32 + len..].iter().any(|&b| b != 0) {
-            return Err(corrupt("malformed embedded-value leaf"));
-        }
-        LeafValue::Embedded(rec[32..32 + len].to_vec())
-    } else {
-        if head != 0b11 {
-            return Err(corrupt("malformed leaf header"));
-        }
+    let value = if head == Gp::REGULAR_LEAF_HEAD {
         let mut vh = [0u8; 32];
         vh.copy_from_slice(&rec[32..]);
         LeafValue::Hashed(vh)
+    } else {
+        let len = (0..=MAX_EMBEDDED as u8)
+            .find(|&n| Gp::embedded_leaf_head(n) == head)
+            .ok_or_else(|| corrupt("malformed leaf header"))? as usize;
+        if rec[32 + len..].iter().any(|&b| b != 0) {
+            return Err(corrupt("malformed embedded-value leaf"));
+        }
+        LeafValue::Embedded(rec[32..32 + len].to_vec())
     };
     Ok(Node::Leaf { key, value })
 }
@@ -433,7 +438,7 @@ mod tests {
             };
             assert_eq!(decode(&h, &rec).unwrap(), Node::Leaf { key, value: expect });
         }
-        for first in [0u8, 1, 0xfe, 0xff] {
+        for first in [0u8, 1, 0x7f, 0x80, 0xfe, 0xff] {
             let mut left = [0x55u8; 32];
             left[0] = first;
             let right = [0xaau8; 32];
@@ -449,7 +454,7 @@ mod tests {
         rec[40] ^= 1;
         assert!(matches!(decode(&h, &rec), Err(StoreError::Corruption(_))));
         let (h, mut rec) = branch_record(&[3u8; 32], &[4u8; 32]);
-        rec[64] = 2;
+        rec[64] = !DROPPED;
         assert!(matches!(decode(&h, &rec), Err(StoreError::Corruption(_))));
     }
 
