@@ -994,34 +994,46 @@ fn execute<T: Tracer, const SLOW: bool>(
                 second!();
                 branch!(reg!(a!()) < reg!(b!()), y!())
             }
+            // Chained pairs: the second's r_B is the first's result `v` (and its r_A is not).
             f::SHLO_L_IMM_64_XOR => {
-                set!(a!(), reg!(b!()) << (x!() % 64));
+                let v = reg!(b!()) << (x!() % 64);
+                set!(a!(), v);
                 second!();
-                set!(d!(), reg!(a!()) ^ reg!(b!()));
+                set!(d!(), reg!(a!()) ^ v);
                 next!()
             }
             f::SHLO_R_IMM_64_XOR => {
-                set!(a!(), reg!(b!()) >> (x!() % 64));
+                let v = reg!(b!()) >> (x!() % 64);
+                set!(a!(), v);
                 second!();
-                set!(d!(), reg!(a!()) ^ reg!(b!()));
+                set!(d!(), reg!(a!()) ^ v);
                 next!()
             }
             f::LOAD_IND_U8_XOR => {
-                ld!(load_u8, (reg!(b!()) as u32).wrapping_add(x!()), a!(), id);
+                let mut v = 0;
+                ld!(load_u8, (reg!(b!()) as u32).wrapping_add(x!()), a!(), |l| {
+                    v = l;
+                    l
+                });
                 second!();
-                set!(d!(), reg!(a!()) ^ reg!(b!()));
+                set!(d!(), reg!(a!()) ^ v);
                 next!()
             }
             f::LOAD_IND_U8_ADD_64 => {
-                ld!(load_u8, (reg!(b!()) as u32).wrapping_add(x!()), a!(), id);
+                let mut v = 0;
+                ld!(load_u8, (reg!(b!()) as u32).wrapping_add(x!()), a!(), |l| {
+                    v = l;
+                    l
+                });
                 second!();
-                set!(d!(), reg!(a!()).wrapping_add(reg!(b!())));
+                set!(d!(), reg!(a!()).wrapping_add(v));
                 next!()
             }
             f::MUL_64_ADD_64 => {
-                set!(d!(), reg!(a!()).wrapping_mul(reg!(b!())));
+                let v = reg!(a!()).wrapping_mul(reg!(b!()));
+                set!(d!(), v);
                 second!();
-                set!(d!(), reg!(a!()).wrapping_add(reg!(b!())));
+                set!(d!(), reg!(a!()).wrapping_add(v));
                 next!()
             }
             f::MUL_64_ADD_IMM_64 => {

@@ -223,6 +223,9 @@ impl Memory {
     /// Copies `data` into memory at `addr` regardless of read-only protection (for
     /// setting up a program). Fails with the first page address that is not mapped.
     pub fn write_init(&mut self, addr: u32, data: &[u8]) -> Result<(), u32> {
+        if data.len() > u32::MAX as usize {
+            return Err(addr & !(PAGE_SIZE - 1));
+        }
         if let Some(a) = self.first_fault(addr, data.len() as u32, false) {
             return Err(a & !(PAGE_SIZE - 1));
         }
@@ -247,6 +250,9 @@ impl Memory {
     /// Reads `buf.len()` bytes at `addr`. Fails with the page address of the first
     /// unreadable byte (below 2^16 the address is in the reserved zone).
     pub fn read(&self, addr: u32, buf: &mut [u8]) -> Result<(), u32> {
+        if buf.len() > u32::MAX as usize {
+            return Err(addr & !(PAGE_SIZE - 1));
+        }
         if let Some(a) = self.first_fault(addr, buf.len() as u32, false) {
             return Err(a & !(PAGE_SIZE - 1));
         }
@@ -280,6 +286,9 @@ impl Memory {
     /// Writes `data` at `addr` honouring access (as a guest store would). Fails with the
     /// page address of the first unwritable byte, writing nothing.
     pub fn write(&mut self, addr: u32, data: &[u8]) -> Result<(), u32> {
+        if data.len() > u32::MAX as usize {
+            return Err(addr & !(PAGE_SIZE - 1));
+        }
         if let Some(a) = self.first_fault(addr, data.len() as u32, true) {
             return Err(a & !(PAGE_SIZE - 1));
         }

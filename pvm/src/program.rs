@@ -62,6 +62,7 @@ pub(crate) struct Inst {
 
 /// Fused instruction pairs (superinstructions) of the compact form.
 pub(crate) mod fused {
+    use super::Instruction;
     use crate::instructions::Opcode;
 
     pub const ADD_IMM_64_BRANCH_LT_U: u8 = 240;
@@ -102,16 +103,23 @@ pub(crate) mod fused {
     pub const LOAD_IND_U64_ADD_IMM_64: u8 = 239;
 
     /// The fused code for a pair of consecutive opcodes, if there is one.
-    pub fn pair(first: Opcode, second: Opcode) -> Option<u8> {
+    ///
+    /// The pairs marked "chained" require the second instruction's r_B to be the first's
+    /// destination (and its r_A not to be), so the handler passes that value in a host
+    /// register instead of through the register file.
+    pub fn pair(first: &Instruction, second: &Instruction) -> Option<u8> {
         use Opcode as O;
-        Some(match (first, second) {
+        let chained = |dst: u8| second.rb == dst && second.ra != dst;
+        Some(match (first.opcode, second.opcode) {
             (O::add_imm_64, O::branch_lt_u) => ADD_IMM_64_BRANCH_LT_U,
             (O::add_64, O::branch_lt_u) => ADD_64_BRANCH_LT_U,
-            (O::shlo_l_imm_64, O::xor) => SHLO_L_IMM_64_XOR,
-            (O::shlo_r_imm_64, O::xor) => SHLO_R_IMM_64_XOR,
-            (O::load_ind_u8, O::xor) => LOAD_IND_U8_XOR,
-            (O::load_ind_u8, O::add_64) => LOAD_IND_U8_ADD_64,
-            (O::mul_64, O::add_64) => MUL_64_ADD_64,
+            // Chained.
+            (O::shlo_l_imm_64, O::xor) if chained(first.ra) => SHLO_L_IMM_64_XOR,
+            (O::shlo_r_imm_64, O::xor) if chained(first.ra) => SHLO_R_IMM_64_XOR,
+            (O::load_ind_u8, O::xor) if chained(first.ra) => LOAD_IND_U8_XOR,
+            (O::load_ind_u8, O::add_64) if chained(first.ra) => LOAD_IND_U8_ADD_64,
+            (O::mul_64, O::add_64) if chained(first.rd) => MUL_64_ADD_64,
+            // Not chained.
             (O::mul_64, O::add_imm_64) => MUL_64_ADD_IMM_64,
             (O::store_imm_ind_u8, O::add_64) => STORE_IMM_IND_U8_ADD_64,
             (O::store_ind_u64, O::add_imm_64) => STORE_IND_U64_ADD_IMM_64,
@@ -554,7 +562,7 @@ impl Program {
                 .get(i + 2)
                 .filter(|_| i + 2 < n_real)
                 .and_then(|d| fused::triple(o1, o2, d.opcode));
-            if let Some(f) = triple.or_else(|| fused::pair(o1, o2)) {
+            if let Some(f) = triple.or_else(|| fused::pair(&decoded[i], &decoded[i + 1])) {
                 insts[i].op = f;
             }
         }

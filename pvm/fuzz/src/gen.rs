@@ -430,6 +430,17 @@ fn fits(v: i64, n: usize) -> bool {
 
 /// Builds a case from fuzzer bytes. The first byte picks raw (1 in 8) or structured mode.
 pub fn case(data: &[u8]) -> Result<Case> {
+    if data.first() == Some(&0xff) {
+        // Seed format (see seed_corpus.py): 0xff ⌢ GP code blob, default set-up.
+        let blob = data[1..].to_vec();
+        let comparable = raw_comparable(&blob);
+        let mut u = Unstructured::new(&[]);
+        let pages = layout(&mut u, 0)?;
+        let mut regs = [0u64; 13];
+        regs[0] = HALT as u64;
+        regs[1] = 0x0002_2000;
+        return Ok(Case { blob, comparable, structured: false, regs, pc: 0, gas: 10_000, pages });
+    }
     let mut u = Unstructured::new(data);
     let mode = u.arbitrary::<u8>()?;
     let setup_flags = u.arbitrary::<u8>()?;
@@ -588,7 +599,8 @@ fn registers(u: &mut Unstructured, jt_len: usize) -> Result<[u64; 13]> {
 }
 
 /// Whether a raw blob may be compared with PolkaVM: every opcode octet has a PolkaVM
-/// equivalent, the last instruction is a `trap`, and the jump-table entry size is not 0
+/// equivalent, the last instruction is a terminator that cannot fall through (trap,
+/// jump, jump_ind, load_imm_jump, load_imm_jump_ind; see `lib.rs`), and the jump-table entry size is not 0
 /// while the table is non-empty. (GP reads E_0 entries as 0, i.e. jump-table targets of
 /// pc 0, while PolkaVM's `JumpTable::get_by_index` refuses every entry when z = 0.)
 fn raw_comparable(blob: &[u8]) -> bool {
@@ -599,5 +611,5 @@ fn raw_comparable(blob: &[u8]) -> bool {
     let n = code.len();
     let bit = |i: usize| blob[mask.start + i / 8] >> (i % 8) & 1 == 1;
     let Some(last) = (0..n).rev().find(|&i| bit(i)) else { return false };
-    blob[code.start + last] == 0 && (0..n).all(|i| !bit(i) || gp_to_polkavm_opcode(blob[code.start + i]).is_some())
+    matches!(blob[code.start + last], 0 | 40 | 50 | 80 | 180) && (0..n).all(|i| !bit(i) || gp_to_polkavm_opcode(blob[code.start + i]).is_some())
 }
