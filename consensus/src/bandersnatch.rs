@@ -240,6 +240,26 @@ impl RingCache {
     }
 }
 
+// Crate-internal access for the prover side (`crate::bandersnatch_prover`); the public API
+// above is unchanged.
+impl RingContext {
+    /// The `ark-vrf` ring parameters of this context.
+    pub(crate) fn proof_params(&self) -> &bs::RingProofParams {
+        &self.params
+    }
+
+    /// The ring member points for `keys` (invalid keys become the padding point), as used by
+    /// [`RingContext::ring_commitment`].
+    pub(crate) fn ring_points(keys: &[BandersnatchPublic]) -> Vec<bs::AffinePoint> {
+        keys.iter().map(Self::ring_point).collect()
+    }
+}
+
+/// `Y(o)` of a VRF output point (crate-internal, for the prover side).
+pub(crate) fn output_point_hash(output: &bs::Output) -> [u8; 32] {
+    output_hash(output)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,3 +15,7 @@ pub mod statistics;
 pub mod authorizations;
 pub mod import;
 pub mod accumulate;
+pub mod bandersnatch_prover;
+pub mod validator_keys;
+pub mod author;
+pub mod genesis;

@@ -22,6 +22,11 @@ enum Command {
     Pvm(cmd::pvm::Command),
     /// Conformance fuzzer target (fuzz protocol v1) on a Unix socket.
     FuzzTarget(cmd::fuzz_target::Args),
+    /// Import blocks (a trace folder or block files) from genesis into a RocksDB store.
+    Import(cmd::import::Args),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(cmd::bench::Command),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +35,8 @@ fn main() -> ExitCode {
         Command::Vectors(args) => cmd::vectors::run(args),
         Command::Pvm(c) => cmd::pvm::run(c),
         Command::FuzzTarget(args) => cmd::fuzz_target::run(args),
+        Command::Import(args) => cmd::import::run(args),
+        Command::Bench(c) => cmd::bench::run(c),
     };
     match result {
         Ok(code) => code,

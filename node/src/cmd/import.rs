@@ -307,9 +307,11 @@ pub fn run(args: Args) -> CmdResult {
     }
 
     let Some(best) = store.best_block()? else {
-        return Err("empty store and no genesis: give a trace folder, a genesis.bin, --genesis \
+        return Err(
+            "empty store and no genesis: give a trace folder, a genesis.bin, --genesis \
                     FILE or a --chain chainspec with a genesis"
-            .into());
+                .into(),
+        );
     };
     let mut head = load_head(&store, &params, &best)?;
     let mut root_cache = StateRootCache::default();
@@ -356,7 +358,8 @@ pub fn run(args: Args) -> CmdResult {
                 return Err(format!("{}: stored with different contents", what()).into());
             }
             if args.check {
-                if let (Some((_, post)), Some(root)) = (input.trace_roots, store.state_root(&hash.0)?)
+                if let (Some((_, post)), Some(root)) =
+                    (input.trace_roots, store.state_root(&hash.0)?)
                 {
                     if post.0 != root {
                         return Err(format!(
@@ -371,7 +374,12 @@ pub fn run(args: Args) -> CmdResult {
             skipped += 1;
             progress.clear();
             if !args.quiet {
-                writeln!(out, "{:>5} slot {slot:>6} hash {} already in the store", i + 1, short(&hash.0))?;
+                writeln!(
+                    out,
+                    "{:>5} slot {slot:>6} hash {} already in the store",
+                    i + 1,
+                    short(&hash.0)
+                )?;
             }
             progress.show(i + 1);
             continue;
@@ -545,7 +553,10 @@ fn ancestry(
     let mut hash = best.hash;
     while hash != ZERO_HASH {
         let Some(info) = store.block_info(&hash).map_err(|e| e.to_string())? else {
-            return Err(format!("store: ancestor {} of the best block missing", OpaqueHash(hash)));
+            return Err(format!(
+                "store: ancestor {} of the best block missing",
+                OpaqueHash(hash)
+            ));
         };
         if info.slot < oldest {
             break;

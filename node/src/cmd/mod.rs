@@ -1,6 +1,8 @@
 //! Subcommands of the `jam` binary.
 
+pub mod bench;
 pub mod fuzz_target;
+pub mod import;
 pub mod pvm;
 pub mod vectors;
 

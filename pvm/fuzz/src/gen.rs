@@ -132,6 +132,20 @@ pub fn to_polkavm_blob(gp_blob: &[u8]) -> Option<Vec<u8>> {
             out[code.start + i] = gp_to_polkavm_opcode(c(i))?;
         }
     }
+    // First every rewrite, then the check: a truncated instruction may read octets that a
+    // later instruction's rewrite changed.
+    for i in 0..n {
+        if bit(i) && Opcode::from_u8(c(i)).map(Opcode::format) == Some(ArgFormat::ThreeRegs) {
+            let v = c(i + 2);
+            if v.min(12) != (v & 15).min(12) {
+                if skip(i) >= 2 {
+                    out[code.start + i + 2] = v.min(12);
+                } else {
+                    return None;
+                }
+            }
+        }
+    }
     for i in 0..n {
         if !bit(i) {
             continue;
@@ -149,20 +163,11 @@ pub fn to_polkavm_blob(gp_blob: &[u8]) -> Option<Vec<u8>> {
             ArgFormat::ThreeRegs => 2,
             ArgFormat::RegImm | ArgFormat::TwoRegs | ArgFormat::TwoRegsImm | ArgFormat::TwoRegsOffset => 1,
         };
-        // Truncated: the operands overlap the following opcode octets, which were
-        // renumbered for PolkaVM; then the two machines would decode different operands.
-        if need > l && (i + l + 1..=(i + 10).min(n.saturating_sub(1))).any(|q| out[code.start + q] != c(q)) {
+        // Truncated: the operands overlap following octets that were rewritten for
+        // PolkaVM (renumbered opcodes, r_D octets); the machines would decode different
+        // operands.
+        if need > l && (i + l + 1..=(i + need).min(n.saturating_sub(1))).any(|q| out[code.start + q] != c(q)) {
             return None;
-        }
-        if op.format() == ArgFormat::ThreeRegs {
-            let v = c(i + 2);
-            if v.min(12) != (v & 15).min(12) {
-                if l >= 2 {
-                    out[code.start + i + 2] = v.min(12);
-                } else {
-                    return None;
-                }
-            }
         }
     }
     Some(out)

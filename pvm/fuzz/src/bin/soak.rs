@@ -62,9 +62,8 @@ fn main() {
                 let mut blob = Vec::new();
                 blob.push(jt as u8);
                 blob.push(z);
-                blob.push(0xc0 | (code_len >> 16) as u8);
-                blob.extend_from_slice(&(code_len as u16).to_le_bytes());
-                blob.extend(buf[..jt * z as usize].iter());
+                jam_pvm_fuzz::gen::encode_natural(&mut blob, code_len);
+                blob.extend((0..jt * z as usize).map(|i| buf[i % len]));
                 blob.extend(buf.iter().take(code_len as usize));
                 blob.resize(blob.len() + (code_len as usize).div_ceil(8), 0);
                 let m = blob.len() - (code_len as usize).div_ceil(8);
@@ -74,6 +73,9 @@ fn main() {
                     }
                 }
                 buf = blob;
+            }
+            if name == "run_blob" && n % 2 == 0 && len > 4 && n < 1000 {
+                assert!(jam_pvm::Program::from_code_blob(&buf).is_ok(), "soak header builder");
             }
             let input = buf.clone();
             let r = std::panic::catch_unwind(|| f(&input));
