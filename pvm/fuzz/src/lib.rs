@@ -19,6 +19,7 @@
 //!   (`run` and `run_traced`, which must agree exactly), and, when PolkaVM accepts the same
 //!   program, in PolkaVM's interpreter twice (per-instruction and per-block gas metering),
 //!   then compares exit reason, pc, registers, gas and every mapped page ([`compare`]).
+//!   Up to 3 host calls are resumed in both machines (the "host" writes φ7, φ8).
 //!   A divergence panics with a report (program hex, set-up, disassembly, both results).
 //! - [`run_blob`]: input bytes → `Program::from_code_blob` → run with 100 000 gas on a
 //!   fixed memory; must not panic or hang.
@@ -304,6 +305,21 @@ fn adjust_invalid_branch(program: &Program, theirs: &mut Outcome, count: bool) -
     taken
 }
 
+/// Host-call stops (both machines resume up to `MAX_RESUMES` host calls, with the same
+/// register writes by the "host"): exit, pc and registers must match at each, and the gas
+/// too when `gas` (per-instruction metering; jam-pvm's gas blocks end at `ecalli`).
+fn stops(ours: &Outcome, theirs: &Outcome, gas: bool) -> Result<(), String> {
+    if ours.stops.len() != theirs.stops.len() {
+        return Err(format!("host-call stops: jam-pvm {:x?}, PolkaVM {:x?}", ours.stops, theirs.stops));
+    }
+    for (k, (a, b)) in ours.stops.iter().zip(&theirs.stops).enumerate() {
+        if a.0 != b.0 || a.1 != b.1 || a.2 != b.2 || (gas && a.3 != b.3) {
+            return Err(format!("host-call stop {k}: jam-pvm {a:x?}, PolkaVM {b:x?}"));
+        }
+    }
+    Ok(())
+}
+
 fn common(case: &Case, ours: &Outcome, theirs: &Outcome) -> Result<(), String> {
     if !exits_match(case, ours.exit, theirs.exit) {
         return Err(format!("exit: jam-pvm {:?}, PolkaVM {:?}", ours.exit, theirs.exit));
@@ -331,6 +347,7 @@ fn compare_per_instruction(case: &Case, program: &Program, ours: &Outcome, their
         return Ok(());
     }
     let theirs = &theirs;
+    stops(ours, theirs, true)?;
     common(case, ours, theirs)?;
     let ok = match ours.exit {
         Exit::OutOfGas => ours.gas == -1 && theirs.gas == 0,
@@ -352,6 +369,7 @@ fn compare_block(case: &Case, program: &Program, ours: &Outcome, theirs: &Outcom
         return Ok(());
     }
     let theirs = &theirs;
+    stops(ours, theirs, false)?;
     common(case, ours, theirs)?;
     let pc = ours.pc.unwrap();
     let expected = theirs.gas + block_rest(program, pc, Opcode::is_terminator) - block_rest(program, pc, ends_gas_block);
@@ -381,7 +399,7 @@ pub fn describe(case: &Case, program: Option<&Program>) -> String {
 }
 
 fn fail(case: &Case, program: &Program, against: &str, ours: &Outcome, theirs: &Outcome, why: &str) -> ! {
-    let brief = |o: &Outcome| format!("exit {:?} pc {:?} gas {} regs {:x?}", o.exit, o.pc, o.gas, o.regs);
+    let brief = |o: &Outcome| format!("exit {:?} pc {:?} gas {} regs {:x?} host-call stops {:x?}", o.exit, o.pc, o.gas, o.regs, o.stops);
     panic!(
         "DIVERGENCE vs {against}: {why}\n{}jam-pvm: {}\nother:   {}\n",
         describe(case, Some(program)),

@@ -22,6 +22,17 @@ pub struct Outcome {
     pub gas: i64,
     /// Contents of the mapped pages, in `Case::pages` order.
     pub memory: Vec<Vec<u8>>,
+    /// Host-call stops before the final exit: (exit, pc, registers, gas) at each.
+    pub stops: Vec<(Exit, Option<u32>, [u64; 13], i64)>,
+}
+
+/// How many host calls a run resumes from (a "host" that writes φ7 = 0x100 + k and
+/// φ8 = the call index each time) before the final exit is taken as is.
+pub const MAX_RESUMES: usize = 3;
+
+fn host_regs(regs: &mut [u64; 13], k: usize, index: u32) {
+    regs[7] = 0x100 + k as u64;
+    regs[8] = index as u64;
 }
 
 /// Runs the case in jam-pvm (`traced` = through `Instance::run_traced`, which single-steps
@@ -38,13 +49,22 @@ pub fn run_program(program: Arc<Program>, case: &Case, traced: bool) -> Outcome 
         memory.write_init(*addr, content).expect("page just mapped");
     }
     let mut inst = Instance::new(program, memory, case.regs, case.pc, case.gas);
-    let exit = if traced { inst.run_traced(&mut |_| {}) } else { inst.run() };
+    let mut stops = Vec::new();
+    let mut exit = if traced { inst.run_traced(&mut |_| {}) } else { inst.run() };
+    while let Exit::HostCall(index) = exit {
+        if stops.len() == MAX_RESUMES {
+            break;
+        }
+        stops.push((exit, Some(inst.pc), inst.regs, inst.gas));
+        host_regs(&mut inst.regs, stops.len(), index);
+        exit = if traced { inst.run_traced(&mut |_| {}) } else { inst.run() };
+    }
     let memory = case
         .pages
         .iter()
         .map(|(addr, _, _)| inst.memory.read_vec(*addr, PAGE).expect("mapped page readable"))
         .collect();
-    Outcome { exit, pc: Some(inst.pc), regs: inst.regs, gas: inst.gas, memory }
+    Outcome { exit, pc: Some(inst.pc), regs: inst.regs, gas: inst.gas, memory, stops }
 }
 
 thread_local! {
@@ -95,22 +115,40 @@ pub fn run_polkavm(polka_blob: &[u8], case: &Case, metering: Metering) -> Result
     }
     inst.set_gas(case.gas);
     inst.set_next_program_counter(ProgramCounter(case.pc));
-    let interrupt = inst.run().map_err(|e| format!("run: {e}"))?;
-    let exit = match interrupt {
-        InterruptKind::Finished => Exit::Halt,
-        InterruptKind::Trap => Exit::Panic,
-        InterruptKind::Ecalli(n) => Exit::HostCall(n),
-        InterruptKind::Segfault(s) => Exit::PageFault(s.page_address),
-        InterruptKind::NotEnoughGas => Exit::OutOfGas,
-        InterruptKind::Step => return Err("unexpected step interrupt".into()),
+    let regs_of = |inst: &polkavm::RawInstance| {
+        let mut regs = [0u64; 13];
+        for (i, reg) in Reg::ALL.iter().enumerate() {
+            regs[i] = inst.reg(*reg);
+        }
+        regs
     };
-    let mut regs = [0u64; 13];
-    for (i, reg) in Reg::ALL.iter().enumerate() {
-        regs[i] = inst.reg(*reg);
+    let mut stops = Vec::new();
+    let mut exit;
+    loop {
+        let interrupt = inst.run().map_err(|e| format!("run: {e}"))?;
+        exit = match interrupt {
+            InterruptKind::Finished => Exit::Halt,
+            InterruptKind::Trap => Exit::Panic,
+            InterruptKind::Ecalli(n) => Exit::HostCall(n),
+            InterruptKind::Segfault(s) => Exit::PageFault(s.page_address),
+            InterruptKind::NotEnoughGas => Exit::OutOfGas,
+            InterruptKind::Step => return Err("unexpected step interrupt".into()),
+        };
+        let Exit::HostCall(index) = exit else { break };
+        if stops.len() == MAX_RESUMES {
+            break;
+        }
+        let mut regs = regs_of(&inst);
+        stops.push((exit, inst.program_counter().map(|p| p.0), regs, inst.gas()));
+        host_regs(&mut regs, stops.len(), index);
+        for (i, reg) in Reg::ALL.iter().enumerate() {
+            inst.set_reg(*reg, regs[i]);
+        }
     }
+    let regs = regs_of(&inst);
     let mut memory = Vec::with_capacity(case.pages.len());
     for (addr, _, _) in &case.pages {
         memory.push(inst.read_memory(*addr, PAGE).map_err(|e| format!("read {addr:#x}: {e}"))?);
     }
-    Ok(Outcome { exit, pc: inst.program_counter().map(|p| p.0), regs, gas: inst.gas(), memory })
+    Ok(Outcome { exit, pc: inst.program_counter().map(|p| p.0), regs, gas: inst.gas(), memory, stops })
 }
