@@ -2,7 +2,8 @@
 //! the vector's posterior state (or, for a rejected block, leave the state unchanged).
 //!
 //! `JAM_TRACE_SETS=fallback,safrole` limits the run to some sets (then the count is not checked).
-//! Prints pass counts per set and the mean / max import time per block.
+//! Prints pass counts per set and the import time per block (`JAM_TRACE_SEQUENTIAL=1` runs the
+//! steps one at a time, for timings).
 
 use jam_conformance::traces::run_step;
 use jam_conformance::vectors::jam_vectors_dir;
@@ -44,10 +45,14 @@ fn traces() {
     if only.is_none() {
         assert_eq!(files.len(), 600, "trace step count");
     }
-    let results: Vec<_> = files
-        .par_iter()
-        .map(|(set, path)| (set.clone(), path.clone(), run_step(path)))
-        .collect();
+    // `JAM_TRACE_SEQUENTIAL=1`: one step at a time (cleaner import timings; each import may
+    // still use rayon inside).
+    let run = |(set, path): &(String, PathBuf)| (set.clone(), path.clone(), run_step(path));
+    let results: Vec<_> = if std::env::var_os("JAM_TRACE_SEQUENTIAL").is_some() {
+        files.iter().map(run).collect()
+    } else {
+        files.par_iter().map(run).collect()
+    };
 
     let mut per_set: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
     let mut set_times: BTreeMap<String, Vec<Duration>> = BTreeMap::new();
@@ -84,13 +89,14 @@ fn traces() {
         println!("{set:<16} {p:>6} {f:>6} {rej:>9} {mean:>8.2} {max:>8.2}");
     }
     if !times.is_empty() {
+        times.sort();
         let total: Duration = times.iter().sum();
-        let max = times.iter().max().unwrap();
         println!(
-            "import_block over {} accepted blocks: mean {:.2} ms, max {:.2} ms",
+            "import_block over {} accepted blocks: mean {:.2} ms, median {:.2} ms, max {:.2} ms",
             times.len(),
             total.as_secs_f64() * 1e3 / times.len() as f64,
-            max.as_secs_f64() * 1e3
+            ms(&times[times.len() / 2]),
+            ms(&times[times.len() - 1])
         );
     }
     assert!(failures.is_empty(), "{} trace steps failed", failures.len());

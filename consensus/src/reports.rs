@@ -324,11 +324,12 @@ pub fn transition<S: ServiceInfoLookup + ?Sized>(
             return Err(ReportsError::BadValidatorIndex);
         }
 
-        // Guarantee slot within this or the previous rotation (eq. 11.26).
+        // Guarantee slot within this or the previous rotation (eq. 11.26:
+        // R(⌊τ'/R⌋ − 1) ≤ t ≤ τ'; the first slot of the previous rotation is allowed).
         if g.slot > slot {
             return Err(ReportsError::FutureReportSlot);
         }
-        if (g.slot as u64) + rotation as u64 <= (slot / rotation) as u64 * rotation as u64 {
+        if (g.slot as u64) + (rotation as u64) < (slot / rotation) as u64 * rotation as u64 {
             return Err(ReportsError::ReportEpochBeforeLast);
         }
         let (assigned, keys) = if slot / rotation == g.slot / rotation {

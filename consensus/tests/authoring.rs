@@ -12,6 +12,7 @@ use jam_state::trace::Genesis;
 use jam_state::types::*;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// The public test vectors: `JAM_TEST_VECTORS`, or `../shared/jam-test-vectors` beside the
 /// repository root.
@@ -87,6 +88,8 @@ struct RunStats {
     tickets_included: usize,
     tickets_marks: usize,
     epoch_marks: usize,
+    /// Seconds spent making tickets, finding the sealer, authoring and importing.
+    secs: [f64; 4],
 }
 
 /// Runs the 6 dev validators from `state` (after `parent`) through `slots`: each slot, exactly
@@ -108,6 +111,7 @@ fn run_chain(
     for slot in slots {
         let epoch = slot / e;
         // Tickets for the next epoch, made for this epoch's first block (η'_2, γ'_k).
+        let t0 = Instant::now();
         if pool_epoch != Some(epoch) {
             pool.clear();
             if ticket_epochs.contains(&epoch) {
@@ -118,6 +122,7 @@ fn run_chain(
             pool_epoch = Some(epoch);
         }
 
+        let t1 = Instant::now();
         let claims: Vec<usize> = (0..keys.len())
             .filter(|&i| {
                 claim_slot(params, ring, &state, slot, &keys[i])
@@ -131,15 +136,24 @@ fn run_chain(
             .unwrap()
             .expect("a sealer");
         assert_eq!(found, author);
+        let t2 = Instant::now();
         let block = author_block(params, ring, &state, parent, slot, &keys[author], &pool)
             .unwrap()
             .expect("the claimant authors");
 
+        let t3 = Instant::now();
         let mut ctx = ImportContext::with_ring(ring.clone());
         ctx.parent_hash = Some(parent);
         let (post, out) = import_block(params, &ctx, &state, &block)
             .unwrap_or_else(|err| panic!("slot {slot} by validator {author}: {err}"));
         assert_eq!(out.header_hash, block.header.hash());
+        let t4 = Instant::now();
+        for (i, (a, b)) in [(t0, t1), (t1, t2), (t2, t3), (t3, t4)]
+            .into_iter()
+            .enumerate()
+        {
+            stats.secs[i] += (b - a).as_secs_f64();
+        }
 
         stats.blocks += 1;
         stats.tickets_included += block.extrinsic.tickets.len();

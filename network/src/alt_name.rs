@@ -67,7 +67,8 @@ mod tests {
     #[test]
     fn round_trip() {
         for seed in 0u8..=40 {
-            let k: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(seed));
+            let k: [u8; 32] =
+                std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(seed));
             let n = alt_name(&k);
             assert_eq!(n.len(), ALT_NAME_LEN);
             assert_eq!(key_from_alt_name(&n), Some(k));

@@ -5,11 +5,10 @@ use crate::messages::{
     Announcement, BlockRequest, BlockResponse, Concat, Handshake, KeyValue, StateRequest,
     StateResponse, TicketDistribution,
 };
-use crate::stream::{codes, SendHalf, RecvHalf, Stream, StreamError, StreamKind, UpGuard};
+use crate::stream::{codes, Budget, RecvHalf, SendHalf, Stream, StreamError, StreamKind, UpGuard};
 use crate::tls::{self, alpn, peer_key_from_cert, CertError, Identity};
 use crate::work_messages::{
-    Assurance, AuditAnnouncement, AuditEvidence, Judgment, JudgmentGuarantee,
-    PreimageAnnouncement,
+    Assurance, AuditAnnouncement, AuditEvidence, Judgment, JudgmentGuarantee, PreimageAnnouncement,
 };
 use ed25519_dalek::SigningKey;
 use jam_state::codec::{decode_exact, Encode};
@@ -44,6 +43,9 @@ pub struct EndpointConfig {
     pub keep_alive: Option<Duration>,
     /// How long a freshly opened stream may take to send its kind byte.
     pub kind_byte_timeout: Duration,
+    /// Bytes of partially received messages one peer may make us hold, over all the streams it
+    /// opened (a single larger message waits until it has the whole budget).
+    pub per_peer_receive_budget: usize,
     /// Present a certificate with this alternative name instead of N(key) (refusal tests).
     #[doc(hidden)]
     pub alt_name_override: Option<String>,
@@ -57,6 +59,7 @@ impl EndpointConfig {
             idle_timeout: Duration::from_secs(30),
             keep_alive: Some(Duration::from_secs(10)),
             kind_byte_timeout: Duration::from_secs(5),
+            per_peer_receive_budget: 64 << 20,
             alt_name_override: None,
         }
     }
@@ -98,6 +101,7 @@ struct Shared {
     params: Arc<Params>,
     transport: Arc<quinn::TransportConfig>,
     kind_byte_timeout: Duration,
+    budget_bytes: usize,
 }
 
 /// A JAMNP-S endpoint: one UDP socket, dialling and accepting.
@@ -117,7 +121,13 @@ impl Endpoint {
         role: Role,
         params: Params,
     ) -> Result<Self, Error> {
-        Self::bind_with(addr, keypair, genesis_hash, role, EndpointConfig::new(params))
+        Self::bind_with(
+            addr,
+            keypair,
+            genesis_hash,
+            role,
+            EndpointConfig::new(params),
+        )
     }
 
     /// [`Endpoint::bind`] with explicit tuning.
@@ -156,6 +166,7 @@ impl Endpoint {
             params: Arc::new(config.params),
             transport,
             kind_byte_timeout: config.kind_byte_timeout,
+            budget_bytes: config.per_peer_receive_budget,
         });
         let (tx, rx) = mpsc::channel(64);
         let (q, sh) = (quic.clone(), shared.clone());
@@ -237,6 +248,7 @@ pub struct Connection {
     quic: quinn::Connection,
     shared: Arc<Shared>,
     up: Arc<Mutex<HashMap<u8, watch::Sender<u64>>>>,
+    budget: Arc<Budget>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -275,7 +287,9 @@ impl Connection {
             Some(p) if !initiator && *p == builder => true,
             other => {
                 quic.close(CLOSE_BAD_ALPN.into(), b"alpn");
-                let s = other.as_ref().map(|p| String::from_utf8_lossy(p).into_owned());
+                let s = other
+                    .as_ref()
+                    .map(|p| String::from_utf8_lossy(p).into_owned());
                 return Err(Error::Alpn(s));
             }
         };
@@ -305,6 +319,7 @@ impl Connection {
             quic,
             shared: shared.clone(),
             up: Arc::default(),
+            budget: Arc::new(Budget::new(shared.budget_bytes)),
         })
     }
 
@@ -363,9 +378,7 @@ impl Connection {
             return Err(Error::NotInitiator);
         }
         let (mut send, recv) = self.quic.open_bi().await?;
-        send.write_all(&[kind.0])
-            .await
-            .map_err(StreamError::from)?;
+        send.write_all(&[kind.0]).await.map_err(StreamError::from)?;
         let up = if kind.is_unique_persistent() {
             self.up_guard(kind, send.id().into())
         } else {
@@ -378,6 +391,7 @@ impl Connection {
             true,
             self.shared.params.clone(),
             up,
+            None,
         ))
     }
 
@@ -387,46 +401,60 @@ impl Connection {
     /// when the connection is gone.
     pub async fn accept_stream(&self) -> Result<Stream, Error> {
         loop {
-            let (mut send, mut recv) = self.quic.accept_bi().await?;
-            let mut kind = [0u8; 1];
-            let read = tokio::time::timeout(
-                self.shared.kind_byte_timeout,
-                recv.read_exact(&mut kind),
-            )
-            .await;
-            let refuse = |send: &mut quinn::SendStream, recv: &mut quinn::RecvStream, c: u32| {
-                let _ = send.reset(c.into());
-                let _ = recv.stop(c.into());
-            };
-            if !matches!(read, Ok(Ok(()))) {
-                refuse(&mut send, &mut recv, codes::BAD_KIND);
-                continue;
+            let (send, recv) = self.quic.accept_bi().await?;
+            if let Some(s) = self.identify(send, recv).await {
+                return Ok(s);
             }
-            let kind = StreamKind(kind[0]);
-            if !kind.is_known() || (kind.is_unique_persistent() && self.initiator) {
-                refuse(&mut send, &mut recv, codes::BAD_KIND);
-                continue;
-            }
-            let up = if kind.is_unique_persistent() {
-                match self.up_guard(kind, send.id().into()) {
-                    Some(g) => Some(g),
-                    None => {
-                        refuse(&mut send, &mut recv, codes::SUPERSEDED);
-                        continue;
-                    }
-                }
-            } else {
-                None
-            };
-            return Ok(Stream::new(
-                send,
-                recv,
-                kind,
-                false,
-                self.shared.params.clone(),
-                up,
-            ));
         }
+    }
+
+    /// Waits for the next stream the peer opens, without reading from it.
+    pub(crate) async fn accept_raw(&self) -> Result<(quinn::SendStream, quinn::RecvStream), Error> {
+        Ok(self.quic.accept_bi().await?)
+    }
+
+    /// Reads and checks the kind byte of a peer-opened stream (see [`Self::accept_stream`]).
+    pub(crate) async fn identify(
+        &self,
+        mut send: quinn::SendStream,
+        mut recv: quinn::RecvStream,
+    ) -> Option<Stream> {
+        let mut kind = [0u8; 1];
+        let read =
+            tokio::time::timeout(self.shared.kind_byte_timeout, recv.read_exact(&mut kind)).await;
+        let refuse = |send: &mut quinn::SendStream, recv: &mut quinn::RecvStream, c: u32| {
+            let _ = send.reset(c.into());
+            let _ = recv.stop(c.into());
+        };
+        if !matches!(read, Ok(Ok(()))) {
+            refuse(&mut send, &mut recv, codes::BAD_KIND);
+            return None;
+        }
+        let kind = StreamKind(kind[0]);
+        if !kind.is_known() || (kind.is_unique_persistent() && self.initiator) {
+            refuse(&mut send, &mut recv, codes::BAD_KIND);
+            return None;
+        }
+        let up = if kind.is_unique_persistent() {
+            match self.up_guard(kind, send.id().into()) {
+                Some(g) => Some(g),
+                None => {
+                    refuse(&mut send, &mut recv, codes::SUPERSEDED);
+                    return None;
+                }
+            }
+        } else {
+            None
+        };
+        Some(Stream::new(
+            send,
+            recv,
+            kind,
+            false,
+            self.shared.params.clone(),
+            up,
+            Some(self.budget.clone()),
+        ))
     }
 
     // ---- typed requests (stream initiator side) ----
@@ -518,8 +546,11 @@ impl Connection {
         a: &AuditAnnouncement,
         evidence: &AuditEvidence,
     ) -> Result<(), Error> {
-        self.notify(StreamKind::AUDIT_ANNOUNCEMENT, &[a.encode(), evidence.encode()])
-            .await
+        self.notify(
+            StreamKind::AUDIT_ANNOUNCEMENT,
+            &[a.encode(), evidence.encode()],
+        )
+        .await
     }
 
     /// CE 145 (`guarantee` must be present iff the judgment is negative).

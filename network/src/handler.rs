@@ -7,13 +7,11 @@
 
 use crate::endpoint::{AnnouncementSender, BlockAnnouncements, Connection};
 use crate::messages::{
-    Announcement, BlockRequest, Concat, Handshake, StateRequest, StateResponse,
-    TicketDistribution,
+    Announcement, BlockRequest, Concat, Handshake, StateRequest, StateResponse, TicketDistribution,
 };
 use crate::stream::{codes, Stream, StreamError, StreamKind};
 use crate::work_messages::{
-    Assurance, AuditAnnouncement, AuditEvidence, Judgment, JudgmentGuarantee,
-    PreimageAnnouncement,
+    Assurance, AuditAnnouncement, AuditEvidence, Judgment, JudgmentGuarantee, PreimageAnnouncement,
 };
 use jam_state::types::{Block, OpaqueHash, ReportGuarantee, WorkReport};
 use std::future::Future;
@@ -37,7 +35,11 @@ pub trait Handler: Send + Sync + 'static {
     }
 
     /// UP 0 announcement from `peer`.
-    fn on_announcement(&self, peer: &Connection, a: Announcement) -> impl Future<Output = ()> + Send {
+    fn on_announcement(
+        &self,
+        peer: &Connection,
+        a: Announcement,
+    ) -> impl Future<Output = ()> + Send {
         async {}
     }
 
@@ -131,7 +133,11 @@ pub trait Handler: Send + Sync + 'static {
     }
 
     /// Any other known kind (CE 133/134/137–140/146–148): the raw stream. Default: reset.
-    fn on_other_stream(&self, peer: &Connection, stream: Stream) -> impl Future<Output = ()> + Send {
+    fn on_other_stream(
+        &self,
+        peer: &Connection,
+        stream: Stream,
+    ) -> impl Future<Output = ()> + Send {
         let mut stream = stream;
         stream.reset(codes::REFUSED);
         async {}
@@ -143,10 +149,14 @@ impl Connection {
     pub fn serve<H: Handler>(&self, handler: Arc<H>) -> JoinHandle<()> {
         let conn = self.clone();
         tokio::spawn(async move {
-            while let Ok(stream) = conn.accept_stream().await {
+            // Each stream's kind byte is read in its own task, so a silent stream delays
+            // nothing else.
+            while let Ok((send, recv)) = conn.accept_raw().await {
                 let (c, h) = (conn.clone(), handler.clone());
                 tokio::spawn(async move {
-                    let _ = dispatch(&c, &*h, stream).await;
+                    if let Some(stream) = c.identify(send, recv).await {
+                        let _ = dispatch(&c, &*h, stream).await;
+                    }
                 });
             }
         })

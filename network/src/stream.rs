@@ -9,7 +9,7 @@ use jam_state::codec::{decode_exact, CodecError, Decode, Encode};
 use jam_state::params::Params;
 use quinn::{ReadError, ReadExactError, RecvStream, SendStream, VarInt, WriteError};
 use std::sync::Arc;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 /// A stream kind: the first byte on every stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -72,6 +72,22 @@ impl StreamKind {
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
+/// A per-peer receive budget in KiB.
+#[derive(Debug)]
+pub struct Budget {
+    permits: Semaphore,
+    total_kib: u32,
+}
+
+impl Budget {
+    pub fn new(bytes: usize) -> Self {
+        let total_kib = (bytes.div_ceil(KIB) as u32).max(1);
+        Budget {
+            permits: Semaphore::new(total_kib as usize),
+            total_kib,
+        }
+    }
+}
 
 /// Largest message accepted on a stream of `kind`, sent by the stream's initiator
 /// (`from_initiator`) or acceptor. The spec fixes only CE 133/146's work-package bound
@@ -182,10 +198,13 @@ impl From<quinn::ClosedStream> for StreamError {
 }
 
 /// Reads one message of at most `max` bytes; `Ok(None)` on a clean FIN before the size prefix.
-/// The buffer grows only as bytes actually arrive.
+/// The buffer grows only as bytes actually arrive. With a `budget` (KiB permits shared by all
+/// of a peer's streams), the body is read only once its size is reserved, so partially received
+/// messages of one peer never hold more than the budget.
 pub async fn read_message(
     recv: &mut RecvStream,
     max: usize,
+    budget: Option<&Budget>,
 ) -> Result<Option<Vec<u8>>, StreamError> {
     let mut len = [0u8; 4];
     let mut got = 0;
@@ -200,6 +219,19 @@ pub async fn read_message(
     if size > max {
         return Err(StreamError::TooLarge { size, max });
     }
+    let _reserved = match budget {
+        Some(b) if size > 0 => {
+            // A message larger than the whole budget waits for all of it.
+            let kib = (size.div_ceil(KIB) as u32).min(b.total_kib);
+            Some(
+                b.permits
+                    .acquire_many(kib)
+                    .await
+                    .map_err(|_| StreamError::Closed)?,
+            )
+        }
+        _ => None,
+    };
     let mut buf = Vec::with_capacity(size.min(64 * KIB));
     while buf.len() < size {
         match recv.read_chunk(size - buf.len(), true).await? {
@@ -243,6 +275,7 @@ pub struct RecvHalf {
     max_in: usize,
     params: Arc<Params>,
     up: Option<UpGuard>,
+    budget: Option<Arc<Budget>>,
 }
 
 /// The sending half of a stream.
@@ -272,13 +305,14 @@ fn violation_code(e: &StreamError) -> Option<u32> {
 impl RecvHalf {
     /// The next message, `None` on a clean FIN. Protocol violations stop the receive side.
     pub async fn recv_raw_opt(&mut self) -> Result<Option<Vec<u8>>, StreamError> {
+        let budget = self.budget.as_deref();
         let r = match &mut self.up {
-            None => read_message(&mut self.recv, self.max_in).await,
+            None => read_message(&mut self.recv, self.max_in, budget).await,
             Some(up) => {
                 let mut latest = up.latest.clone();
                 let id = up.id;
                 tokio::select! {
-                    r = read_message(&mut self.recv, self.max_in) => r,
+                    r = read_message(&mut self.recv, self.max_in, budget) => r,
                     _ = latest.wait_for(|l| *l != id) => Err(StreamError::Superseded),
                 }
             }
@@ -385,6 +419,7 @@ impl Stream {
         we_initiated: bool,
         params: Arc<Params>,
         up: Option<UpGuard>,
+        budget: Option<Arc<Budget>>,
     ) -> Self {
         Stream {
             send: SendHalf {
@@ -398,6 +433,7 @@ impl Stream {
                 max_in: max_message_size(kind, !we_initiated),
                 params,
                 up,
+                budget,
             },
         }
     }
@@ -474,7 +510,7 @@ mod tests {
     fn kinds() {
         assert!(StreamKind::BLOCK_ANNOUNCEMENT.is_unique_persistent());
         assert!(!StreamKind::BLOCK_REQUEST.is_unique_persistent());
-        assert!(StreamKind(130).is_known() == false && StreamKind(1).is_known() == false);
+        assert!(!StreamKind(130).is_known() && !StreamKind(1).is_known());
         assert!(StreamKind::SEGMENT_REQUEST.is_known());
         assert_eq!(max_message_size(StreamKind::BLOCK_REQUEST, true), 37);
         assert_eq!(max_message_size(StreamKind(200), true), 0);

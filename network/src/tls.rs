@@ -44,7 +44,10 @@ pub const PROTOCOL_VERSION: u32 = 0;
 
 /// `jamnp-s/0/H` (or `jamnp-s/0/H/builder`), H = first 8 hex nibbles of the genesis header hash.
 pub fn alpn(genesis_hash: &HeaderHash, builder: bool) -> Vec<u8> {
-    let h: String = genesis_hash.0[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let h: String = genesis_hash.0[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let mut s = format!("jamnp-s/{PROTOCOL_VERSION}/{h}");
     if builder {
         s.push_str("/builder");

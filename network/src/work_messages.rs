@@ -85,7 +85,7 @@ pub fn split_extrinsics(package: &WorkPackage, data: &[u8]) -> Result<Vec<Vec<u8
 
 /// Splits a message of fixed-size items (segments, segment shards) of `size` bytes each.
 pub fn split_fixed(data: &[u8], size: usize) -> Result<Vec<Vec<u8>>, CodecError> {
-    if size == 0 || data.len() % size != 0 {
+    if size == 0 || !data.len().is_multiple_of(size) {
         return Err(CodecError::new(
             CodecErrorKind::Invalid("message is not a whole number of items"),
             0,
@@ -380,26 +380,34 @@ mod tests {
     #[test]
     fn extrinsics_split_by_declared_lengths() {
         let mut wp = WorkPackage::default();
-        let mut item = WorkItem::default();
-        item.extrinsic = vec![
-            ExtrinsicSpec {
-                hash: OpaqueHash::ZERO,
-                len: 2,
-            },
-            ExtrinsicSpec {
-                hash: OpaqueHash::ZERO,
-                len: 3,
-            },
-        ];
+        let item = WorkItem {
+            extrinsic: vec![
+                ExtrinsicSpec {
+                    hash: OpaqueHash::ZERO,
+                    len: 2,
+                },
+                ExtrinsicSpec {
+                    hash: OpaqueHash::ZERO,
+                    len: 3,
+                },
+            ],
+            ..Default::default()
+        };
         wp.items.push(item);
         assert_eq!(
             split_extrinsics(&wp, &[1, 2, 3, 4, 5]).unwrap(),
             vec![vec![1, 2], vec![3, 4, 5]]
         );
         assert!(split_extrinsics(&wp, &[1, 2, 3, 4]).is_err());
-        let sub = WorkPackageSubmission { core: 1, package: wp };
+        let sub = WorkPackageSubmission {
+            core: 1,
+            package: wp,
+        };
         let p = Params::tiny();
-        assert_eq!(decode_exact::<WorkPackageSubmission>(&sub.encode(), &p).unwrap(), sub);
+        assert_eq!(
+            decode_exact::<WorkPackageSubmission>(&sub.encode(), &p).unwrap(),
+            sub
+        );
     }
 
     #[test]
@@ -429,7 +437,10 @@ mod tests {
             signature: Ed25519Signature([5; 64]),
         };
         let first = AuditEvidence::First(BandersnatchVrfSignature([6; 96]));
-        assert_eq!(AuditEvidence::decode_for(0, &first.encode(), &p).unwrap(), first);
+        assert_eq!(
+            AuditEvidence::decode_for(0, &first.encode(), &p).unwrap(),
+            first
+        );
         let later = AuditEvidence::Subsequent(vec![ReportEvidence {
             signature: BandersnatchVrfSignature([7; 96]),
             no_shows: vec![NoShow {
@@ -437,7 +448,10 @@ mod tests {
                 announcement: body,
             }],
         }]);
-        assert_eq!(AuditEvidence::decode_for(1, &later.encode(), &p).unwrap(), later);
+        assert_eq!(
+            AuditEvidence::decode_for(1, &later.encode(), &p).unwrap(),
+            later
+        );
         assert!(AuditEvidence::decode_for(0, &later.encode(), &p).is_err());
     }
 
@@ -460,7 +474,10 @@ mod tests {
             slot: 9,
             signatures: vec![sig(0), sig(1)],
         };
-        assert_eq!(JudgmentGuarantee::decode_checked(&g.encode(), &p).unwrap(), g);
+        assert_eq!(
+            JudgmentGuarantee::decode_checked(&g.encode(), &p).unwrap(),
+            g
+        );
         let one = JudgmentGuarantee {
             slot: 9,
             signatures: vec![sig(0)],

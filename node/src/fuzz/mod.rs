@@ -23,7 +23,7 @@ pub fn listen(path: &Path, target: &Target) -> io::Result<()> {
         Ok(_) => {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
-                format!("{} exists and is not a socket", path.display()),
+                "exists and is not a socket",
             ))
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}

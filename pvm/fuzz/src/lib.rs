@@ -130,6 +130,9 @@ pub fn differential(data: &[u8]) {
         }
     };
     STATS.compared.fetch_add(1, Ordering::Relaxed);
+    if std::env::var_os("JAM_FUZZ_SHOW").is_some() {
+        eprintln!("{}jam-pvm: {}\nPolkaVM (per-instruction): {}", describe(&case, Some(&program)), brief(&ours), brief(&per_insn));
+    }
     STATS.exits[exit_index(ours.exit)].fetch_add(1, Ordering::Relaxed);
     if let Err(why) = compare_per_instruction(&case, &program, &ours, &per_insn) {
         fail(&case, &program, "PolkaVM per-instruction metering", &ours, &per_insn, &why);
@@ -399,13 +402,16 @@ pub fn describe(case: &Case, program: Option<&Program>) -> String {
 }
 
 fn fail(case: &Case, program: &Program, against: &str, ours: &Outcome, theirs: &Outcome, why: &str) -> ! {
-    let brief = |o: &Outcome| format!("exit {:?} pc {:?} gas {} regs {:x?} host-call stops {:x?}", o.exit, o.pc, o.gas, o.regs, o.stops);
     panic!(
         "DIVERGENCE vs {against}: {why}\n{}jam-pvm: {}\nother:   {}\n",
         describe(case, Some(program)),
         brief(ours),
         brief(theirs)
     );
+}
+
+fn brief(o: &Outcome) -> String {
+    format!("exit {:?} pc {:?} gas {} regs {:x?} host-call stops {:x?}", o.exit, o.pc, o.gas, o.regs, o.stops)
 }
 
 pub fn hex(b: &[u8]) -> String {
