@@ -207,3 +207,59 @@ fn rejects_tampered_blocks() {
         Err(ImportError::BadEpochMark)
     );
 }
+
+/// Import timing (run with `cargo test --release --test traces -- --ignored --nocapture`): every
+/// step's block imported `JAM_TRACE_REPEAT` times (default 3) on its pre-state; the fastest run
+/// per block counts (less noise from other load). Prints mean / median / max per set.
+#[test]
+#[ignore]
+fn import_timing() {
+    use jam_consensus::bandersnatch::RingContext;
+    use jam_consensus::import::{import_block, ImportContext};
+    use jam_state::codec::decode_exact;
+    use jam_state::params::Params;
+    use jam_state::trace::TraceStep;
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    let params = Params::tiny();
+    let repeat: usize = std::env::var("JAM_TRACE_REPEAT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let ring = Arc::new(RingContext::new(params.validators()).unwrap());
+    let mut per_set: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for (set, path) in step_files(&None) {
+        let step: TraceStep = decode_exact(&std::fs::read(&path).unwrap(), &params).unwrap();
+        let pre = step.pre_state.to_state(&params).unwrap();
+        let mut ctx = ImportContext::with_ring(ring.clone());
+        ctx.prior_state_root = Some(step.pre_state.state_root);
+        let best = (0..repeat)
+            .map(|_| {
+                let t = Instant::now();
+                let r = import_block(&params, &ctx, &pre, &step.block);
+                let d = t.elapsed().as_secs_f64() * 1e3;
+                drop(r);
+                d
+            })
+            .fold(f64::INFINITY, f64::min);
+        per_set.entry(set).or_default().push(best);
+    }
+    let stats = |t: &mut Vec<f64>| {
+        t.sort_by(f64::total_cmp);
+        let mean = t.iter().sum::<f64>() / t.len() as f64;
+        (mean, t[t.len() / 2], t[t.len() - 1])
+    };
+    println!(
+        "{:<16} {:>9} {:>9} {:>9}",
+        "set", "mean ms", "median", "max"
+    );
+    let mut all = Vec::new();
+    for (set, t) in &mut per_set {
+        all.extend_from_slice(t);
+        let (mean, median, max) = stats(t);
+        println!("{set:<16} {mean:>9.2} {median:>9.2} {max:>9.2}");
+    }
+    let (mean, median, max) = stats(&mut all);
+    println!("{:<16} {mean:>9.2} {median:>9.2} {max:>9.2}", "all");
+}

@@ -1,14 +1,16 @@
 //! Safrole authoring end to end (GP v0.7.2 §6; JIP-5 dev keys): dev validators author and import a tiny chain across epochs, fallback- and ticket-sealed.
 
-use jam_consensus::author::{author_block, claim_slot, find_sealer, tickets_for_slot};
+use jam_consensus::author::{
+    author_block, claim_slot, find_sealer, seal_header, tickets_for_slot, SlotClaim,
+};
 use jam_consensus::bandersnatch::RingContext;
 use jam_consensus::genesis::{genesis_header, genesis_state, with_validators};
-use jam_consensus::import::{import_block, ImportContext};
+use jam_consensus::import::{import_block, ImportContext, ImportError};
 use jam_consensus::validator_keys::{dev_endpoint, dev_validators, ValidatorSecrets};
 use jam_state::codec::decode_exact;
 use jam_state::params::Params;
 use jam_state::state::State;
-use jam_state::trace::Genesis;
+use jam_state::trace::{Genesis, TraceStep};
 use jam_state::types::*;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -230,6 +232,38 @@ fn dev_chain_on_trace_genesis() {
     let f = jam_consensus::safrole::fallback_keys(&params, &mark.tickets_entropy, &vals);
     assert_eq!(TicketsOrKeys::Keys(f.into()), template.safrole.gamma_s);
     let start = state.timeslot;
+
+    // A block sealed by anyone but the slot's holder does not import.
+    let slot = start + 1;
+    let (holder, claim) = find_sealer(&params, &ring, &state, slot, &keys)
+        .unwrap()
+        .unwrap();
+    let good = author_block(
+        &params,
+        &ring,
+        &state,
+        g.header.hash(),
+        slot,
+        &keys[holder],
+        &[],
+    )
+    .unwrap()
+    .unwrap();
+    let other = (holder + 1) % keys.len();
+    let mut forged = good.clone();
+    forged.header.author_index = other as ValidatorIndex;
+    let forged_claim = SlotClaim {
+        author_index: other as ValidatorIndex,
+        ..claim
+    };
+    seal_header(&mut forged.header, &keys[other], &forged_claim).unwrap();
+    let ctx = ImportContext::with_ring(ring.clone());
+    assert_eq!(
+        import_block(&params, &ctx, &state, &forged).unwrap_err(),
+        ImportError::BadSeal
+    );
+    assert!(import_block(&params, &ctx, &state, &good).is_ok());
+
     let (end, stats) = run_chain(
         &params,
         &ring,
@@ -241,4 +275,47 @@ fn dev_chain_on_trace_genesis() {
     );
     assert_eq!(stats.blocks, 4);
     assert_eq!(end.timeslot, start + 4);
+}
+
+/// The dev validators re-author the public traces' blocks byte for byte: the IETF VRF
+/// signatures are deterministic, so a block with the same parent, slot, author and extrinsic
+/// must come out identical (the trace's tickets are offered as the pool).
+#[test]
+fn reauthors_trace_blocks() {
+    let params = Params::tiny();
+    let ring = Arc::new(RingContext::new(params.validators()).unwrap());
+    let keys = dev_validators(params.validators());
+    let (mut compared, mut with_tickets, mut ticket_sealed) = (0, 0, 0);
+    for (set, steps) in [("fallback", 1..=24), ("safrole", 1..=100)] {
+        for n in steps {
+            let step: TraceStep =
+                decode_exact(&read(&format!("traces/{set}/{n:08}.bin")), &params).unwrap();
+            let ext = &step.block.extrinsic;
+            if !(ext.guarantees.is_empty()
+                && ext.assurances.is_empty()
+                && ext.preimages.is_empty()
+                && ext.disputes == DisputesExtrinsic::default())
+            {
+                continue;
+            }
+            let pre = step.pre_state.to_state(&params).unwrap();
+            let h = &step.block.header;
+            let author = &keys[h.author_index as usize];
+            let block = author_block(&params, &ring, &pre, h.parent, h.slot, author, &ext.tickets)
+                .unwrap()
+                .unwrap_or_else(|| {
+                    panic!("{set}/{n}: validator {} holds the slot", h.author_index)
+                });
+            assert_eq!(block, step.block, "{set}/{n}");
+            compared += 1;
+            with_tickets += usize::from(!ext.tickets.is_empty());
+            let post = step.post_state.to_state(&params).unwrap();
+            ticket_sealed += usize::from(matches!(post.safrole.gamma_s, TicketsOrKeys::Tickets(_)));
+        }
+    }
+    eprintln!(
+        "{compared} blocks re-authored, {with_tickets} with tickets, {ticket_sealed} ticket-sealed"
+    );
+    assert!(compared >= 120, "{compared} blocks compared");
+    assert!(with_tickets > 0 && ticket_sealed > 0);
 }

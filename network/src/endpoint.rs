@@ -237,6 +237,13 @@ impl Endpoint {
     }
 }
 
+impl Drop for Endpoint {
+    /// Dropping the endpoint closes it (and so its connections and accept task).
+    fn drop(&mut self) {
+        self.quic.close(0u32.into(), b"endpoint dropped");
+    }
+}
+
 /// An authenticated connection to a peer.
 #[derive(Clone)]
 pub struct Connection {

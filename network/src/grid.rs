@@ -110,6 +110,24 @@ impl ValidatorSets {
     }
 }
 
+/// Slots into a new epoch before connectivity changes apply (also gated on the epoch's first
+/// block being finalized): max(⌊E/30⌋, 1).
+pub fn connectivity_change_delay(epoch_len: u32) -> u32 {
+    (epoch_len / 30).max(1)
+}
+
+/// CE 131 timing: slots after connectivity changes before sending tickets to proxies,
+/// max(⌊E/60⌋, 1).
+pub fn ticket_send_delay(epoch_len: u32) -> u32 {
+    (epoch_len / 60).max(1)
+}
+
+/// CE 132 timing: slots after connectivity changes before proxies start forwarding,
+/// max(⌊E/20⌋, 1).
+pub fn ticket_forward_delay(epoch_len: u32) -> u32 {
+    (epoch_len / 20).max(1)
+}
+
 /// A validator's endpoint from its metadata: 16-byte IPv6 address, then a little-endian port.
 pub fn endpoint_from_metadata(meta: &ValidatorMetadata) -> SocketAddrV6 {
     let ip: [u8; 16] = meta.0[..16].try_into().expect("16 bytes");
@@ -188,6 +206,14 @@ mod tests {
         assert_eq!(&g[..3], &[cur[1], cur[2], cur[4]]);
         assert!(g.contains(&cur[5]) && g.contains(&cur[3]));
         assert!(s.wants_block_announcements(&me, &k(99, 0)));
+    }
+
+    #[test]
+    fn epoch_delays() {
+        assert_eq!(connectivity_change_delay(600), 20);
+        assert_eq!(connectivity_change_delay(12), 1);
+        assert_eq!(ticket_send_delay(600), 10);
+        assert_eq!(ticket_forward_delay(600), 30);
     }
 
     #[test]

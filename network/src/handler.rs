@@ -145,7 +145,8 @@ pub trait Handler: Send + Sync + 'static {
 }
 
 impl Connection {
-    /// Serves the peer's streams with `handler` until the connection closes.
+    /// Serves the peer's streams with `handler` until the connection closes. Call once per
+    /// connection (it consumes every stream the peer opens).
     pub fn serve<H: Handler>(&self, handler: Arc<H>) -> JoinHandle<()> {
         let conn = self.clone();
         tokio::spawn(async move {

@@ -99,6 +99,17 @@ pub fn segment_shard_size(params: &Params) -> usize {
     2 * params.ec_pieces_per_segment as usize
 }
 
+/// Shard assignment (§ "Shard assignment"): validator `v` holds shard (c·R + v) mod V of
+/// reports from core `c`, R being the recovery threshold.
+pub fn assigned_shard(
+    core: CoreIndex,
+    validator: ValidatorIndex,
+    recovery: usize,
+    validators: usize,
+) -> ShardIndex {
+    ((core as usize * recovery + validator as usize) % validators.max(1)) as ShardIndex
+}
+
 jam_codec! {
     /// CE 134 response: `Work-Report Hash ++ Ed25519 Signature`.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -408,6 +419,14 @@ mod tests {
             decode_exact::<WorkPackageSubmission>(&sub.encode(), &p).unwrap(),
             sub
         );
+    }
+
+    #[test]
+    fn shard_assignment() {
+        // V = 6, R = 2: core 1 shifts by 2.
+        assert_eq!(assigned_shard(0, 5, 2, 6), 5);
+        assert_eq!(assigned_shard(1, 5, 2, 6), 1);
+        assert_eq!(assigned_shard(2, 0, 342, 1023), 684);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use jam_network::{
     AnnouncementSender, Connection, Endpoint, EndpointConfig, Error, Handler, Role, StreamError,
     StreamKind,
 };
+use jam_state::codec::Encode;
 use jam_state::params::Params;
 use jam_state::types::{Block, Ed25519Public, HeaderHash, OpaqueHash};
 use std::future::Future;
@@ -346,7 +347,7 @@ async fn oversized_and_malformed_messages_reset_only_the_stream() {
             direction: Direction::AscendingExclusive,
             max_blocks: 1,
         }
-        .encode_vec();
+        .encode();
         req[32] = 7;
         let mut s = ca.open_stream(StreamKind::BLOCK_REQUEST).await.unwrap();
         s.send_raw(&req).await.unwrap();
@@ -426,13 +427,4 @@ async fn newer_up_stream_supersedes_older() {
         assert_eq!(t2.recv::<Handshake>().await.unwrap(), hs);
     })
     .await
-}
-
-trait EncodeVec {
-    fn encode_vec(&self) -> Vec<u8>;
-}
-impl<T: jam_state::codec::Encode> EncodeVec for T {
-    fn encode_vec(&self) -> Vec<u8> {
-        self.encode()
-    }
 }

@@ -233,7 +233,8 @@ impl Gen<'_, '_> {
             3..=6 => self.address()? as u64,
             7 => ((self.u.int_in_range(0..=6u32)? + 1) * 2) as u64, // jump-table address
             8 => HALT as u64 | if s & 0x80 != 0 { 0xffff_ffff_0000_0000 } else { 0 },
-            9 => [i64::MIN as u64, i64::MAX as u64, u32::MAX as u64, 1 << 31, 1 << 32, 63, 64, 31, 32][(s / 16 % 9) as usize],
+            9 => [i64::MIN as u64, i64::MAX as u64, u32::MAX as u64, 1 << 31, 1 << 32, 63, 64, 31, 32]
+                [(s / 16 % 9) as usize],
             _ => self.u.arbitrary::<u64>()?,
         })
     }
@@ -320,7 +321,11 @@ impl Gen<'_, '_> {
                 let r = self.reg()?;
                 let x = if op.format() == ArgFormat::RegTwoImm {
                     // store_imm_ind: base register + small offset usually
-                    if self.u.ratio(3, 4)? { self.u.int_in_range(-8i64..=8)? as u64 } else { self.value()? }
+                    if self.u.ratio(3, 4)? {
+                        self.u.int_in_range(-8i64..=8)? as u64
+                    } else {
+                        self.value()?
+                    }
                 } else {
                     self.value()?
                 };
@@ -475,7 +480,11 @@ pub fn case(data: &[u8]) -> Result<Case> {
             vec![a, b]
         } else if s < 56 {
             // load an address or a jump-table address, then use it
-            vec![Opcode::load_imm, [Opcode::jump_ind, Opcode::load_ind_u32, Opcode::store_ind_u16, Opcode::load_imm_jump_ind][(s % 4) as usize]]
+            vec![
+                Opcode::load_imm,
+                [Opcode::jump_ind, Opcode::load_ind_u32, Opcode::store_ind_u16, Opcode::load_imm_jump_ind]
+                    [(s % 4) as usize],
+            ]
         } else if allow_uncommon && s >= 250 {
             vec![Opcode::sbrk]
         } else {
@@ -483,7 +492,9 @@ pub fn case(data: &[u8]) -> Result<Case> {
         };
         for op in chosen {
             let ins = g.instruction(op)?;
-            if ins.args.first().is_some() && !matches!(op.format(), ArgFormat::NoArgs | ArgFormat::OneImm | ArgFormat::OneOffset) {
+            if ins.args.first().is_some()
+                && !matches!(op.format(), ArgFormat::NoArgs | ArgFormat::OneImm | ArgFormat::OneOffset)
+            {
                 let r = ins.args[0] & 15;
                 g.touch(r);
             }
@@ -577,8 +588,9 @@ fn layout(u: &mut Unstructured, flags: u8) -> Result<Vec<(u32, Access, Vec<u8>)>
             default
         };
         let Some(access) = access else { continue };
-        let mut content: Vec<u8> =
-            (0..PAGE as usize).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed).wrapping_add(k as u8 * 17)).collect();
+        let mut content: Vec<u8> = (0..PAGE as usize)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed).wrapping_add(k as u8 * 17))
+            .collect();
         // A few input bytes at the start of each page.
         let n = u.int_in_range(0..=8usize)?;
         for b in content.iter_mut().take(n) {
@@ -616,5 +628,6 @@ fn raw_comparable(blob: &[u8]) -> bool {
     let n = code.len();
     let bit = |i: usize| blob[mask.start + i / 8] >> (i % 8) & 1 == 1;
     let Some(last) = (0..n).rev().find(|&i| bit(i)) else { return false };
-    matches!(blob[code.start + last], 0 | 40 | 50 | 80 | 180) && (0..n).all(|i| !bit(i) || gp_to_polkavm_opcode(blob[code.start + i]).is_some())
+    matches!(blob[code.start + last], 0 | 40 | 50 | 80 | 180)
+        && (0..n).all(|i| !bit(i) || gp_to_polkavm_opcode(blob[code.start + i]).is_some())
 }

@@ -131,7 +131,12 @@ pub fn differential(data: &[u8]) {
     };
     STATS.compared.fetch_add(1, Ordering::Relaxed);
     if std::env::var_os("JAM_FUZZ_SHOW").is_some() {
-        eprintln!("{}jam-pvm: {}\nPolkaVM (per-instruction): {}", describe(&case, Some(&program)), brief(&ours), brief(&per_insn));
+        eprintln!(
+            "{}jam-pvm: {}\nPolkaVM (per-instruction): {}",
+            describe(&case, Some(&program)),
+            brief(&ours),
+            brief(&per_insn)
+        );
     }
     STATS.exits[exit_index(ours.exit)].fetch_add(1, Ordering::Relaxed);
     if let Err(why) = compare_per_instruction(&case, &program, &ours, &per_insn) {
@@ -375,9 +380,13 @@ fn compare_block(case: &Case, program: &Program, ours: &Outcome, theirs: &Outcom
     stops(ours, theirs, false)?;
     common(case, ours, theirs)?;
     let pc = ours.pc.unwrap();
-    let expected = theirs.gas + block_rest(program, pc, Opcode::is_terminator) - block_rest(program, pc, ends_gas_block);
+    let expected =
+        theirs.gas + block_rest(program, pc, Opcode::is_terminator) - block_rest(program, pc, ends_gas_block);
     if ours.gas != expected {
-        return Err(format!("gas: jam-pvm {}, PolkaVM {} (expected jam-pvm {expected} after block adjustment)", ours.gas, theirs.gas));
+        return Err(format!(
+            "gas: jam-pvm {}, PolkaVM {} (expected jam-pvm {expected} after block adjustment)",
+            ours.gas, theirs.gas
+        ));
     }
     Ok(())
 }
