@@ -1,6 +1,7 @@
 //! `jam bench import DIR... [--runs N] [--json FILE] [--plot FILE.svg]`: block-import timings
 //! over trace folders, in the figures of the public fuzzer performance reports.
 
+use std::io::IsTerminal;
 use super::import::{load_chain, trace_inputs};
 use super::CmdResult;
 use jam_consensus::import::{import_block, ImportContext};
@@ -298,12 +299,15 @@ fn bench_folder(
         ancestry.insert(g.header.hash(), g.header.slot);
     }
     let mut steps = Vec::new();
+    let progress = std::io::stderr().is_terminal();
     for (i, path) in files.iter().enumerate() {
         let file = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        eprint!("\r{name}: step {}/{}", i + 1, files.len());
+        if progress {
+            eprint!("\r{name}: step {}/{}", i + 1, files.len());
+        }
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let step: TraceStep =
             decode_exact(&bytes, params).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -364,7 +368,9 @@ fn bench_folder(
         }
         steps.push(times);
     }
-    eprint!("\r\x1b[K");
+    if progress {
+        eprint!("\r\x1b[K");
+    }
     Ok(SetTimes {
         name,
         dir: dir.to_path_buf(),
