@@ -193,7 +193,7 @@ pub fn run(cases: &[(Suite, PathBuf)]) -> Report {
                 .map(|o| (suite.clone(), o))
                 .collect();
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            if tty && (n % 8 == 0 || n == total) {
+            if tty && (n.is_multiple_of(8) || n == total) {
                 let mut err = std::io::stderr().lock();
                 let _ = write!(err, "\r[{n}/{total}] files");
                 if n == total {
