@@ -143,7 +143,11 @@ impl RingContext {
             .map_err(|e| BandersnatchError::InvalidSrs(e.to_string()))?;
         let params = bs::RingProofParams::from_pcs_params(ring_size, pcs)
             .map_err(|_| BandersnatchError::RingTooLarge(ring_size))?;
-        Ok(RingContext { ring_size, params, builder: OnceLock::new() })
+        Ok(RingContext {
+            ring_size,
+            params,
+            builder: OnceLock::new(),
+        })
     }
 
     /// The number of keys a ring of this context holds.
@@ -166,7 +170,9 @@ impl RingContext {
     /// keys are used (extra tail keys are ignored, as in `ark-vrf`).
     pub fn ring_commitment(&self, keys: &[BandersnatchPublic]) -> RingCommitment {
         let points: Vec<bs::AffinePoint> = keys.iter().map(Self::ring_point).collect();
-        let (empty, lagrangian) = self.builder.get_or_init(|| self.params.verifier_key_builder());
+        let (empty, lagrangian) = self
+            .builder
+            .get_or_init(|| self.params.verifier_key_builder());
         let mut builder = empty.clone();
         let commitment = match builder.append(&points, lagrangian) {
             Ok(()) => builder.finalize().commitment(),

@@ -3,19 +3,19 @@
 //! One module per GP section; each is a pure function of (state components, input)
 //! returning the posterior components and output, or a typed error with the state untouched.
 
-pub mod bandersnatch;
-pub mod crypto;
-pub mod safrole;
-pub mod disputes;
-pub mod reports;
-pub mod assurances;
-pub mod preimages;
-pub mod history;
-pub mod statistics;
-pub mod authorizations;
-pub mod import;
 pub mod accumulate;
-pub mod bandersnatch_prover;
-pub mod validator_keys;
+pub mod assurances;
 pub mod author;
+pub mod authorizations;
+pub mod bandersnatch;
+pub mod bandersnatch_prover;
+pub mod crypto;
+pub mod disputes;
 pub mod genesis;
+pub mod history;
+pub mod import;
+pub mod preimages;
+pub mod reports;
+pub mod safrole;
+pub mod statistics;
+pub mod validator_keys;

@@ -129,7 +129,10 @@ pub fn invoke<H: HostCalls + ?Sized>(
     let exit = inst.run_with_host(host);
     let gas_used = (gas - inst.gas.max(0)).max(0) as u64;
     if std::env::var_os("JAM_TMP_DEBUG_INVOKE").is_some() {
-        eprintln!("TMPDEBUG invoke exit={exit:?} pc={} gas_used={gas_used}", inst.pc);
+        eprintln!(
+            "TMPDEBUG invoke exit={exit:?} pc={} gas_used={gas_used}",
+            inst.pc
+        );
     }
     let result = match exit {
         Exit::OutOfGas => Err(InvocationFailure::OutOfGas),

@@ -200,8 +200,13 @@ impl Instance {
             }
         };
         *pc = prog.pcs[idx];
-        if matches!(outcome, Outcome::Fault(_) | Outcome::Panic) && std::env::var_os("JAM_TMP_DEBUG_INVOKE").is_some() {
-            eprintln!("TMPDEBUG fault/panic outcome pc={} z={} op={} gas_left={}", *pc, prog.insts[idx].z, prog.insts[idx].op, *gas);
+        if matches!(outcome, Outcome::Fault(_) | Outcome::Panic)
+            && std::env::var_os("JAM_TMP_DEBUG_INVOKE").is_some()
+        {
+            eprintln!(
+                "TMPDEBUG fault/panic outcome pc={} z={} op={} gas_left={}",
+                *pc, prog.insts[idx].z, prog.insts[idx].op, *gas
+            );
         }
         match outcome {
             Outcome::Halt => Exit::Halt,

@@ -1,12 +1,12 @@
 //! JAM state: data model and codec (GP Appendix C), chain parameters, hashing, Merklization, erasure coding, shuffle.
-pub mod merkle;
-pub mod erasure;
-pub mod shuffle;
-pub mod hash;
 pub mod codec;
-pub mod params;
-pub mod types;
+pub mod erasure;
+pub mod hash;
 pub mod keys;
+pub mod merkle;
+pub mod params;
+pub mod shuffle;
 pub mod state;
-pub mod trace;
 pub mod store;
+pub mod trace;
+pub mod types;

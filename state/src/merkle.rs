@@ -78,7 +78,9 @@ impl TrieLayout for LegacyLsbFirst {
     }
     fn key_cmp(a: &StateKey, b: &StateKey) -> std::cmp::Ordering {
         let i = a.iter().zip(b).position(|(x, y)| x != y);
-        i.map_or(std::cmp::Ordering::Equal, |i| a[i].reverse_bits().cmp(&b[i].reverse_bits()))
+        i.map_or(std::cmp::Ordering::Equal, |i| {
+            a[i].reverse_bits().cmp(&b[i].reverse_bits())
+        })
     }
     fn embedded_leaf_head(len: u8) -> u8 {
         0b01 | (len << 2)

@@ -1,7 +1,6 @@
 //! `jam bench import DIR... [--runs N] [--json FILE] [--plot FILE.svg]`: block-import timings
 //! over trace folders, in the figures of the public fuzzer performance reports.
 
-use std::io::IsTerminal;
 use super::import::{load_chain, trace_inputs};
 use super::CmdResult;
 use jam_consensus::import::{import_block, ImportContext};
@@ -12,6 +11,7 @@ use jam_state::trace::{Genesis, TraceStep};
 use jam_state::types::OpaqueHash;
 use serde_json::json;
 use std::collections::HashMap;
+use std::io::IsTerminal;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

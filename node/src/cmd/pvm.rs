@@ -61,7 +61,9 @@ impl HostCalls for StandaloneHost {
                 let (Ok(a), Ok(l)) = (u32::try_from(addr), u32::try_from(len.min(4096))) else {
                     return String::new();
                 };
-                ctx.read(a, l).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+                ctx.read(a, l)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default()
             };
             let target = text(ctx.reg(8), ctx.reg(9));
             let message = text(ctx.reg(10), ctx.reg(11));
@@ -73,7 +75,8 @@ impl HostCalls for StandaloneHost {
 
 pub fn run(command: Command) -> CmdResult {
     let Command::Run(args) = command;
-    let blob = std::fs::read(&args.blob).map_err(|e| format!("reading {}: {e}", args.blob.display()))?;
+    let blob =
+        std::fs::read(&args.blob).map_err(|e| format!("reading {}: {e}", args.blob.display()))?;
     let input = hex::decode(args.args.trim_start_matches("0x"))
         .map_err(|e| format!("--args is not hex: {e}"))?;
     let (program, memory, regs) =
@@ -84,15 +87,30 @@ pub fn run(command: Command) -> CmdResult {
     let exit = loop {
         let exit = if args.trace {
             vm.run_traced(&mut |step: TraceStep| {
-                let written: Vec<String> =
-                    step.regs_written.iter().map(|(r, v)| format!("r{r}={v:#x}")).collect();
-                println!("{:>8}  gas={:<12} {}  {}", step.instruction.pc, step.gas, step.instruction, written.join(" "));
+                let written: Vec<String> = step
+                    .regs_written
+                    .iter()
+                    .map(|(r, v)| format!("r{r}={v:#x}"))
+                    .collect();
+                println!(
+                    "{:>8}  gas={:<12} {}  {}",
+                    step.instruction.pc,
+                    step.gas,
+                    step.instruction,
+                    written.join(" ")
+                );
             })
         } else {
             vm.run()
         };
-        let Exit::HostCall(index) = exit else { break exit };
-        let mut ctx = HostContext { regs: &mut vm.regs, gas: &mut vm.gas, memory: &mut vm.memory };
+        let Exit::HostCall(index) = exit else {
+            break exit;
+        };
+        let mut ctx = HostContext {
+            regs: &mut vm.regs,
+            gas: &mut vm.gas,
+            memory: &mut vm.memory,
+        };
         match host.host_call(index, &mut ctx) {
             HostResult::Continue => continue,
             HostResult::Halt if host.unserved.is_some() => break exit,
@@ -123,5 +141,9 @@ pub fn run(command: Command) -> CmdResult {
             }
         }
     }
-    Ok(if exit == Exit::Halt { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if exit == Exit::Halt {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -17,7 +17,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> CmdResult {
     let paths = if args.paths.is_empty() {
-        vec![default_dir("JAM_TEST_VECTORS", "../shared/jam-test-vectors"), default_dir("JAM_PVM_VECTORS", "../shared/pvm-test-vectors")]
+        vec![
+            default_dir("JAM_TEST_VECTORS", "../shared/jam-test-vectors"),
+            default_dir("JAM_PVM_VECTORS", "../shared/pvm-test-vectors"),
+        ]
     } else {
         args.paths
     };
@@ -31,9 +34,15 @@ pub fn run(args: Args) -> CmdResult {
         std::fs::write(&file, serde_json::to_string_pretty(&report.to_json())?)
             .map_err(|e| format!("writing {}: {e}", file.display()))?;
     }
-    Ok(if report.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if report.failed() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn default_dir(var: &str, default: &str) -> PathBuf {
-    std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(default))
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(default))
 }
