@@ -129,8 +129,11 @@ fn rejects_tampered_blocks() {
         .find(|s| s.block.header.epoch_mark.is_none() && s.block.header.tickets_mark.is_none())
         .expect("a block without markers");
 
+    let ring = std::sync::Arc::new(
+        jam_consensus::bandersnatch::RingContext::new(params.validators()).unwrap(),
+    );
     let ctx_for = |step: &TraceStep| {
-        let mut ctx = ImportContext::new(&params).unwrap();
+        let mut ctx = ImportContext::with_ring(ring.clone());
         ctx.prior_state_root = Some(step.pre_state.state_root);
         ctx
     };

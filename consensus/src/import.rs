@@ -19,6 +19,9 @@
 //! 8. recent history β' (§7) with the accumulation-output root;
 //! 9. preimages (§12.4): checked against δ, integrated into δ‡ giving δ';
 //! 10. authorizations α' (§8) and statistics π' (§13).
+//!
+//! The seal and entropy signatures (steps 3's last part) are verified on another rayon task
+//! while steps 4–10 run; a bad seal is still the error reported, whatever steps 4–10 found.
 
 use crate::accumulate::{self, AccumulateConfig, AccumulateInput, AccumulateState, PartialState};
 use crate::assurances::{self, AssurancesError};

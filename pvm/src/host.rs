@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::initialization::standard_init;
+use crate::initialization::{standard_init, StandardProgram};
+use crate::program::{Program, ProgramError};
 use crate::interpreter::{Exit, Instance};
 use crate::memory::Memory;
 
@@ -119,21 +120,43 @@ pub fn invoke<H: HostCalls + ?Sized>(
     host: &mut H,
 ) -> Invocation {
     let Ok((prog, memory, regs)) = standard_init(program, args) else {
-        return Invocation {
-            gas_used: 0,
-            result: Err(InvocationFailure::Panic),
-        };
+        return PANIC_AT_INIT;
     };
+    run_invocation(Arc::new(prog), memory, regs, pc, gas, host)
+}
+
+/// Ψ_M for an already decoded standard program (or the result of decoding one): the same
+/// result as [`invoke`] on the blob, without decoding its code again.
+pub fn invoke_standard<H: HostCalls + ?Sized>(
+    program: Result<&StandardProgram, &ProgramError>,
+    pc: u32,
+    gas: u64,
+    args: &[u8],
+    host: &mut H,
+) -> Invocation {
+    let Ok((prog, memory, regs)) = program.map_err(|_| ()).and_then(|p| p.init(args).map_err(|_| ())) else {
+        return PANIC_AT_INIT;
+    };
+    run_invocation(prog, memory, regs, pc, gas, host)
+}
+
+const PANIC_AT_INIT: Invocation = Invocation {
+    gas_used: 0,
+    result: Err(InvocationFailure::Panic),
+};
+
+fn run_invocation<H: HostCalls + ?Sized>(
+    prog: Arc<Program>,
+    memory: Memory,
+    regs: [u64; 13],
+    pc: u32,
+    gas: u64,
+    host: &mut H,
+) -> Invocation {
     let gas = gas.min(i64::MAX as u64) as i64;
-    let mut inst = Instance::new(Arc::new(prog), memory, regs, pc, gas);
+    let mut inst = Instance::new(prog, memory, regs, pc, gas);
     let exit = inst.run_with_host(host);
     let gas_used = (gas - inst.gas.max(0)).max(0) as u64;
-    if std::env::var_os("JAM_TMP_DEBUG_INVOKE").is_some() {
-        eprintln!(
-            "TMPDEBUG invoke exit={exit:?} pc={} gas_used={gas_used}",
-            inst.pc
-        );
-    }
     let result = match exit {
         Exit::OutOfGas => Err(InvocationFailure::OutOfGas),
         Exit::Halt => {

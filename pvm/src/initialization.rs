@@ -2,6 +2,7 @@
 
 use crate::memory::{Access, Memory, PAGE_SIZE};
 use crate::program::{Program, ProgramError};
+use std::sync::Arc;
 
 /// Z_Z: major zone size.
 pub const ZONE_SIZE: u64 = 1 << 16;
@@ -20,13 +21,17 @@ fn le(bytes: &[u8]) -> u64 {
     bytes.iter().rev().fold(0u64, |acc, &b| acc << 8 | b as u64)
 }
 
-/// Y(p, a): decodes a standard program `E3(|o|) ⌢ E3(|w|) ⌢ E2(z) ⌢ E3(s) ⌢ o ⌢ w ⌢
-/// E4(|c|) ⌢ c` and lays out RAM (read-only data, read-write data and heap, stack,
-/// arguments) and registers as GP A.7 says.
-pub fn standard_init(
-    spi_blob: &[u8],
-    args: &[u8],
-) -> Result<(Program, Memory, [u64; 13]), ProgramError> {
+/// The parts of a standard program blob (GP A.7), borrowed from it.
+struct Layout<'a> {
+    o: &'a [u8],
+    w: &'a [u8],
+    z: u64,
+    s: u64,
+    c: &'a [u8],
+}
+
+/// Splits `E3(|o|) ⌢ E3(|w|) ⌢ E2(z) ⌢ E3(s) ⌢ o ⌢ w ⌢ E4(|c|) ⌢ c`.
+fn split(spi_blob: &[u8]) -> Result<Layout<'_>, ProgramError> {
     let mut pos = 0usize;
     let mut take = |n: u64, what: &'static str| -> Result<&[u8], ProgramError> {
         if n > (spi_blob.len() - pos) as u64 {
@@ -47,19 +52,31 @@ pub fn standard_init(
     if pos != spi_blob.len() {
         return Err(ProgramError::TrailingBytes(spi_blob.len() - pos));
     }
+    Ok(Layout { o, w, z, s, c })
+}
+
+fn check_args(args: &[u8]) -> Result<(), ProgramError> {
     if args.len() as u64 > MAX_INPUT {
         return Err(ProgramError::ArgumentsTooLarge(args.len()));
     }
+    Ok(())
+}
+
+fn check_layout(l: &Layout<'_>) -> Result<(), ProgramError> {
     let total = 5 * ZONE_SIZE
-        + zone_round(o_len)
-        + zone_round(w_len + z * PAGE_SIZE as u64)
-        + zone_round(s)
+        + zone_round(l.o.len() as u64)
+        + zone_round(l.w.len() as u64 + l.z * PAGE_SIZE as u64)
+        + zone_round(l.s)
         + MAX_INPUT;
     if total > 1 << 32 {
         return Err(ProgramError::LayoutTooLarge);
     }
-    let program = Program::from_code_blob(c)?;
+    Ok(())
+}
 
+/// Lays out RAM and registers for `args` (the memory part of Y).
+fn lay_out(o: &[u8], w: &[u8], z: u64, s: u64, args: &[u8]) -> (Memory, [u64; 13]) {
+    let (o_len, w_len) = (o.len() as u64, w.len() as u64);
     let mut mem = Memory::new();
     // Read-only data.
     let ro_start = ZONE_SIZE;
@@ -94,7 +111,69 @@ pub fn standard_init(
     regs[1] = stack_end;
     regs[7] = args_start;
     regs[8] = args.len() as u64;
+    (mem, regs)
+}
+
+/// Y(p, a): decodes a standard program `E3(|o|) ⌢ E3(|w|) ⌢ E2(z) ⌢ E3(s) ⌢ o ⌢ w ⌢
+/// E4(|c|) ⌢ c` and lays out RAM (read-only data, read-write data and heap, stack,
+/// arguments) and registers as GP A.7 says.
+pub fn standard_init(
+    spi_blob: &[u8],
+    args: &[u8],
+) -> Result<(Program, Memory, [u64; 13]), ProgramError> {
+    let l = split(spi_blob)?;
+    check_args(args)?;
+    check_layout(&l)?;
+    let program = Program::from_code_blob(l.c)?;
+    let (mem, regs) = lay_out(l.o, l.w, l.z, l.s, args);
     Ok((program, mem, regs))
+}
+
+/// A standard program blob (GP A.7) decoded once: the code as a shared [`Program`] plus the
+/// data needed to lay out RAM. [`StandardProgram::init`] then is Y(p, a) for any `a` without
+/// decoding the code again; cache it by code (see [`crate::invoke_standard`]).
+#[derive(Debug)]
+pub struct StandardProgram {
+    program: Arc<Program>,
+    ro_data: Vec<u8>,
+    rw_data: Vec<u8>,
+    heap_pages: u64,
+    stack_size: u64,
+}
+
+impl StandardProgram {
+    /// Decodes `spi_blob`; fails exactly when [`standard_init`] fails for arguments that
+    /// are not too large.
+    pub fn new(spi_blob: &[u8]) -> Result<StandardProgram, ProgramError> {
+        let l = split(spi_blob)?;
+        check_layout(&l)?;
+        let program = Arc::new(Program::from_code_blob(l.c)?);
+        Ok(StandardProgram {
+            program,
+            ro_data: l.o.to_vec(),
+            rw_data: l.w.to_vec(),
+            heap_pages: l.z,
+            stack_size: l.s,
+        })
+    }
+
+    /// The decoded code.
+    pub fn program(&self) -> &Arc<Program> {
+        &self.program
+    }
+
+    /// Y(p, a) for this program: the same result as [`standard_init`] on its blob.
+    pub fn init(&self, args: &[u8]) -> Result<(Arc<Program>, Memory, [u64; 13]), ProgramError> {
+        check_args(args)?;
+        let (mem, regs) = lay_out(
+            &self.ro_data,
+            &self.rw_data,
+            self.heap_pages,
+            self.stack_size,
+            args,
+        );
+        Ok((self.program.clone(), mem, regs))
+    }
 }
 
 #[cfg(test)]

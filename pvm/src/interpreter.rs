@@ -1,8 +1,9 @@
 //! The PVM machine Ψ and its single step Ψ₁ (GP v0.7.2 A.1, A.4 instruction semantics).
 //!
-//! Gas is charged per *gas block* at block entry (the vectors' model: a block that faults
-//! part-way has still been charged in full). A gas block ends after every instruction of
-//! `T`, after an invalid opcode and after `ecalli`. When the gas left is below the cost of
+//! Gas is charged per *gas block* at block entry (the vectors' model: a block that
+//! page-faults part-way has still been charged in full; a panic on an access below 2^16
+//! refunds the instructions after it, as GP A.1 charges only those Ψ₁ steps through). A gas
+//! block ends after every instruction of `T`, after an invalid opcode and after `ecalli`. When the gas left is below the cost of
 //! the block being entered, execution falls back to a per-instruction slow path so that
 //! out-of-gas stops at exactly the instruction GP A.1 names, with the prior register
 //! state and `ϱ' = ϱ - 1`.
@@ -196,18 +197,19 @@ impl Instance {
             *gas -= cost;
             match execute::<T, false>(prog, regs, memory, gas, &mut idx, tracer) {
                 Outcome::Slow => execute::<T, true>(prog, regs, memory, gas, &mut idx, tracer),
+                // An access below 2^16 panics part-way through a block that was paid for in
+                // full. GP A.1: Ψ charges ϱ_Δ = 1 per instruction Ψ₁ actually steps through,
+                // so the panicking access itself is charged ("some gas is always charged
+                // whenever execution is attempted") but the rest of the block never runs and
+                // is refunded. (Page faults keep the whole-block charge the PVM vectors expect.)
+                Outcome::Fault(a) if a < RESERVED => {
+                    *gas += (prog.insts[idx].z as i64 - 1).max(0);
+                    Outcome::Fault(a)
+                }
                 o => o,
             }
         };
         *pc = prog.pcs[idx];
-        if matches!(outcome, Outcome::Fault(_) | Outcome::Panic)
-            && std::env::var_os("JAM_TMP_DEBUG_INVOKE").is_some()
-        {
-            eprintln!(
-                "TMPDEBUG fault/panic outcome pc={} z={} op={} gas_left={}",
-                *pc, prog.insts[idx].z, prog.insts[idx].op, *gas
-            );
-        }
         match outcome {
             Outcome::Halt => Exit::Halt,
             Outcome::Panic => Exit::Panic,

@@ -19,6 +19,8 @@
 //! - [`HostCalls`] / [`HostContext`] / [`HostResult`] and [`Instance::run_with_host`] — Ψ_H.
 //! - [`standard_init`] — GP A.7 `Y(p, a)`: returns the program, the laid-out RAM and registers.
 //! - [`invoke`] — Ψ_M (GP A.8): standard init + Ψ_H + result extraction → [`Invocation`].
+//!   [`StandardProgram`] decodes a standard blob once; [`invoke_standard`] is Ψ_M on it, so
+//!   callers can cache decoded programs (e.g. by code hash) across invocations.
 //!
 //! # Design (for speed)
 //!
@@ -40,7 +42,9 @@
 //! # Conventions (checked against the public PVM vectors)
 //!
 //! - Gas: 1 per instruction, charged per gas block at block entry; a page fault part-way
-//!   through a block leaves the whole block charged (as the vectors expect). When the gas
+//!   through a block leaves the whole block charged (as the vectors expect); a panic on an
+//!   access below 2^16 part-way through a block charges the instructions up to and including
+//!   the access only (GP A.1, as the recorded fuzz sessions expect). When the gas
 //!   left is less than the block's cost, execution proceeds instruction by instruction and
 //!   stops with `OutOfGas` at the first instruction it cannot pay for, registers and pc as
 //!   before that instruction and `gas = ϱ - 1` (negative), as GP A.1's ϱ'.
@@ -59,9 +63,9 @@ mod memory;
 mod program;
 
 pub use host::{
-    invoke, HostCalls, HostContext, HostResult, Invocation, InvocationFailure, NoHostCalls,
+    invoke, invoke_standard, HostCalls, HostContext, HostResult, Invocation, InvocationFailure, NoHostCalls,
 };
-pub use initialization::{standard_init, MAX_INPUT, ZONE_SIZE};
+pub use initialization::{standard_init, StandardProgram, MAX_INPUT, ZONE_SIZE};
 pub use instructions::{ArgFormat, Opcode};
 pub use interpreter::{Exit, Instance, TraceStep};
 pub use memory::{Access, Memory, PAGE_SIZE, RESERVED};

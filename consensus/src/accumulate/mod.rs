@@ -24,6 +24,7 @@
 
 mod host_calls;
 pub mod keys;
+pub mod programs;
 pub mod queue;
 #[cfg(test)]
 mod tests;
@@ -85,16 +86,21 @@ pub struct AccumulateInput<'a> {
     pub reports: &'a [WorkReport],
 }
 
-/// Knobs that are not chain parameters.
-#[derive(Clone, Copy, Debug)]
+/// Knobs that are not chain parameters, and caches shared across blocks.
+#[derive(Clone, Debug)]
 pub struct AccumulateConfig {
     /// Gas charged by the JIP-1 `log` host call.
     pub log_gas: Gas,
+    /// Decoded service code by code hash (bounded; shared by clones of the config).
+    pub programs: std::sync::Arc<programs::ProgramCache>,
 }
 
 impl Default for AccumulateConfig {
     fn default() -> Self {
-        AccumulateConfig { log_gas: 10 }
+        AccumulateConfig {
+            log_gas: 10,
+            programs: Default::default(),
+        }
     }
 }
 
@@ -532,8 +538,11 @@ fn acc_one(
         a.balance = a.balance.saturating_add(credit);
         a
     });
-    let code = account.and_then(|a| service_code(ctx.params, e, s, &a.code_hash));
-    let code = code.filter(|c| c.len() <= ctx.params.max_service_code_size as usize);
+    let code = account.and_then(|a| {
+        let c = service_code(ctx.params, e, s, &a.code_hash)?;
+        (c.len() <= ctx.params.max_service_code_size as usize)
+            .then(|| ctx.config.programs.get(&a.code_hash, c))
+    });
 
     let mut args = Vec::with_capacity(16);
     encode_natural(ctx.slot as u64, &mut args);
@@ -560,7 +569,7 @@ fn acc_one(
         x: init.clone(),
         y: init,
     };
-    let inv = jam_pvm::invoke(&code, ACCUMULATE_PC, gas, &args, &mut host);
+    let inv = jam_pvm::invoke_standard(code.decoded(), ACCUMULATE_PC, gas, &args, &mut host);
     let AccumulateHost { x, y, .. } = host;
     let post = match inv.result {
         Err(_) => y,
@@ -579,15 +588,15 @@ fn acc_one(
 }
 
 /// `a_c` (GP 9.4): the code of the preimage of `code_hash`, without its metadata.
-fn service_code(
+fn service_code<'e>(
     params: &Params,
-    e: &PartialState,
+    e: &'e PartialState,
     s: ServiceId,
     code_hash: &OpaqueHash,
-) -> Option<Vec<u8>> {
+) -> Option<&'e [u8]> {
     let blob = e.service_data.get(&preimage_key(s, code_hash))?;
     let mut r = Reader::new(blob, params);
     let m = decode_natural(&mut r).ok()?;
     let start = r.position().checked_add(usize::try_from(m).ok()?)?;
-    blob.get(start..).map(|c| c.to_vec())
+    blob.get(start..)
 }

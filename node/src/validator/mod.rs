@@ -1,0 +1,670 @@
+//! A validator node: slot clock, Safrole block authoring, block import into a RocksDB store,
+//! JAMNP-S block announcements (UP 0) and block requests (CE 128), fork choice and an interim
+//! finality rule ([`chain`]).
+//!
+//! One node is a set of tokio tasks around a single **chain task** that owns every change to
+//! the chain: it handles, in order, slot ticks (author if we hold the slot), batches of blocks
+//! fetched from peers (import), and finished ticket jobs. Crypto and PVM work (authoring,
+//! import, ticket proofs) and store writes run in `spawn_blocking`, never on a tokio worker.
+//! The network side ([`net`]) reads the chain under a short lock to answer handshakes and
+//! block requests, and turns announcements of unknown blocks into fetch tasks whose blocks are
+//! queued to the chain task.
+//!
+//! Tickets: when the best block is in an epoch's contest period (`slot mod E < Y`), the node
+//! makes its own `N` ticket proofs for that contest in the background and offers them to its
+//! own blocks (local pool only: tickets are not yet distributed over CE 131/132).
+
+pub mod chain;
+mod net;
+
+use chain::{BlockId, Chain};
+use jam_consensus::author::{author_block, tickets_for_state};
+use jam_consensus::bandersnatch::RingContext;
+use jam_consensus::import::{import_block, ImportContext};
+use jam_consensus::validator_keys::ValidatorSecrets;
+use jam_network::{Endpoint, Role};
+use jam_state::codec::Encode;
+use jam_state::hash::ZERO_HASH;
+use jam_state::params::Params;
+use jam_state::state::State;
+use jam_state::store::{BlockCommit, RocksStore, StateUpdate, Store};
+use jam_state::types::{
+    Block, Ed25519Public, Extrinsic, Header, HeaderHash, OpaqueHash, TicketEnvelope, TimeSlot,
+};
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, SystemTime};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// A peer to connect to: its Ed25519 key and address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerAddr {
+    pub key: Ed25519Public,
+    pub addr: SocketAddr,
+}
+
+/// Everything a node needs to start.
+pub struct NodeConfig {
+    /// Prefix of the node's log lines.
+    pub name: String,
+    pub params: Params,
+    /// Ring context for rings of `V` keys (shared between in-process nodes).
+    pub ring: Arc<RingContext>,
+    pub genesis_header: Header,
+    pub genesis_state: State,
+    /// The validator's keys (the Ed25519 key is also the network identity).
+    pub keys: ValidatorSecrets,
+    /// The network identity (the validator's Ed25519 secret key).
+    pub network_key: ed25519_dalek::SigningKey,
+    /// The store lives in `base_path/db`.
+    pub base_path: PathBuf,
+    pub listen: SocketAddr,
+    pub peers: Vec<PeerAddr>,
+    /// Make and include own Safrole tickets.
+    pub tickets: bool,
+    /// Author no block after this slot (testnets with a slot budget).
+    pub last_slot: Option<TimeSlot>,
+    /// Print a line per authored/imported block.
+    pub verbose: bool,
+}
+
+/// Wall-clock slots: slot `genesis_slot + k` starts at `genesis_time + k · slot_duration`.
+#[derive(Clone, Copy, Debug)]
+pub struct SlotClock {
+    pub genesis_time: SystemTime,
+    pub genesis_slot: TimeSlot,
+    pub slot_duration: Duration,
+}
+
+impl SlotClock {
+    /// The slot at `t` (the genesis slot before the genesis time).
+    pub fn slot_at(&self, t: SystemTime) -> TimeSlot {
+        let since = t.duration_since(self.genesis_time).unwrap_or_default();
+        let k = since.as_nanos() / self.slot_duration.as_nanos().max(1);
+        self.genesis_slot
+            .saturating_add(u32::try_from(k).unwrap_or(u32::MAX))
+    }
+
+    pub fn now(&self) -> TimeSlot {
+        self.slot_at(SystemTime::now())
+    }
+
+    /// When `slot` starts.
+    pub fn slot_start(&self, slot: TimeSlot) -> SystemTime {
+        self.genesis_time + self.slot_duration * slot.saturating_sub(self.genesis_slot)
+    }
+
+    /// Sleeps until `t` (returns at once if it has passed).
+    pub async fn sleep_until(t: SystemTime) {
+        if let Ok(d) = t.duration_since(SystemTime::now()) {
+            tokio::time::sleep(d).await;
+        }
+    }
+}
+
+/// What a node reports about itself.
+#[derive(Clone, Debug, Default)]
+pub struct NodeStatus {
+    /// The latest slot tick.
+    pub slot: TimeSlot,
+    pub best: BlockId,
+    pub finalized: BlockId,
+    /// Connected peers.
+    pub peers: usize,
+    /// Blocks this node authored.
+    pub authored: u32,
+    /// Blocks imported from peers.
+    pub imported: u32,
+    /// Own tickets in the pool (for the current contest).
+    pub tickets: usize,
+    /// The last error (import failure, ...), if any.
+    pub last_error: Option<String>,
+}
+
+/// Work for the chain task.
+enum Cmd {
+    Slot(TimeSlot),
+    /// Blocks from a peer, oldest first.
+    Import(Vec<Block>),
+    Tickets {
+        epoch: u32,
+        result: Result<Vec<TicketEnvelope>, String>,
+    },
+}
+
+/// A connected peer.
+struct Peer {
+    conn: jam_network::Connection,
+    /// Distinguishes connections to the same peer (the newest one is registered).
+    id: u64,
+    /// Our UP 0 direction, once the stream is up.
+    announce: Option<mpsc::UnboundedSender<jam_network::messages::Announcement>>,
+}
+
+/// State shared by the chain task and the network tasks.
+struct Shared {
+    name: String,
+    params: Arc<Params>,
+    store: Arc<RocksStore>,
+    chain: Mutex<Chain>,
+    peers: Mutex<HashMap<Ed25519Public, Peer>>,
+    next_conn_id: AtomicU64,
+    fetching: Mutex<HashSet<HeaderHash>>,
+    cmd: mpsc::UnboundedSender<Cmd>,
+    status: watch::Sender<NodeStatus>,
+    clock: OnceLock<SlotClock>,
+    verbose: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `0x` and the first 4 octets of a hash.
+pub fn short(h: &HeaderHash) -> String {
+    format!("0x{}", hex::encode(&h.0[..4]))
+}
+
+/// `0x` and the first 4 octets of a key.
+pub fn short_key(k: &Ed25519Public) -> String {
+    format!("0x{}", hex::encode(&k.0[..4]))
+}
+
+impl Shared {
+    fn log(&self, msg: impl std::fmt::Display) {
+        if self.verbose {
+            println!("{}: {msg}", self.name);
+        }
+    }
+
+    fn error(&self, msg: String) {
+        eprintln!("{}: {msg}", self.name);
+        self.status.send_modify(|s| s.last_error = Some(msg));
+    }
+
+    /// Republishes the chain and peer parts of the status.
+    fn publish(&self) {
+        let (best, finalized) = {
+            let c = lock(&self.chain);
+            (c.best(), c.finalized())
+        };
+        let peers = lock(&self.peers).len();
+        self.status.send_modify(|s| {
+            s.best = best;
+            s.finalized = finalized;
+            s.peers = peers;
+        });
+    }
+
+    fn known(&self, hash: &HeaderHash) -> bool {
+        lock(&self.chain).contains(hash)
+    }
+}
+
+/// A running node.
+pub struct Node {
+    shared: Arc<Shared>,
+    endpoint: Arc<Endpoint>,
+    tasks: Vec<JoinHandle<()>>,
+    chain_task: Option<JoinHandle<()>>,
+}
+
+/// Opens (or creates) the store, commits the genesis into an empty one, and rebuilds the chain
+/// from the store's best block otherwise.
+fn open_store(
+    path: &std::path::Path,
+    params: &Params,
+    genesis_header: &Header,
+    genesis_state: &State,
+) -> Result<(RocksStore, Chain, bool), String> {
+    let store =
+        RocksStore::open(path).map_err(|e| format!("opening the store {}: {e}", path.display()))?;
+    let gh = genesis_header.hash();
+    let groot = OpaqueHash(genesis_state.state_root());
+    let Some(best) = store.best_block().map_err(|e| e.to_string())? else {
+        store
+            .commit_block(BlockCommit {
+                header_hash: gh.0,
+                header: genesis_header.encode(),
+                block: Block {
+                    header: genesis_header.clone(),
+                    extrinsic: Extrinsic::default(),
+                }
+                .encode(),
+                slot: genesis_header.slot,
+                parent: ZERO_HASH,
+                state: StateUpdate::Full(genesis_state.to_key_values()),
+                state_root: groot.0,
+                make_best: true,
+            })
+            .map_err(|e| format!("committing the genesis: {e}"))?;
+        let chain = Chain::genesis(gh, genesis_header.slot, groot, Arc::new(genesis_state.clone()));
+        return Ok((store, chain, false));
+    };
+    match store.block_info(&gh.0).map_err(|e| e.to_string())? {
+        Some(info) if info.state_root == groot.0 => {}
+        _ => {
+            return Err(format!(
+                "the store {} holds another chain (genesis {} not in it)",
+                path.display(),
+                short(&gh)
+            ))
+        }
+    }
+    // The canonical chain: the best block's ancestry back to genesis.
+    let mut canonical = Vec::new();
+    let mut h = best.hash;
+    while h != ZERO_HASH {
+        let info = store
+            .block_info(&h)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("store: block {} missing", short(&OpaqueHash(h))))?;
+        canonical.push((OpaqueHash(h), info.slot, OpaqueHash(info.state_root)));
+        h = info.parent;
+    }
+    canonical.reverse();
+    let kvs = store
+        .state_at_root(&best.state_root)
+        .map_err(|e| format!("loading the best block's state: {e}"))?;
+    let state = State::from_key_values(&kvs, params)
+        .map_err(|e| format!("the best block's state does not parse: {e}"))?;
+    Ok((store, Chain::resume(canonical, Arc::new(state)), true))
+}
+
+impl Node {
+    /// Opens the store, binds the endpoint and starts networking and the chain task. Blocks
+    /// are authored only once [`Node::start_clock`] is called.
+    pub async fn start(cfg: NodeConfig) -> Result<Node, String> {
+        let db = cfg.base_path.join("db");
+        std::fs::create_dir_all(&cfg.base_path)
+            .map_err(|e| format!("{}: {e}", cfg.base_path.display()))?;
+        let (params, gh, gs) = (
+            cfg.params.clone(),
+            cfg.genesis_header.clone(),
+            cfg.genesis_state.clone(),
+        );
+        let (store, chain, resumed) =
+            tokio::task::spawn_blocking(move || open_store(&db, &params, &gh, &gs))
+                .await
+                .map_err(|e| e.to_string())??;
+        let genesis_hash = cfg.genesis_header.hash();
+        let endpoint = Endpoint::bind(
+            cfg.listen,
+            cfg.network_key.clone(),
+            genesis_hash,
+            Role::Node,
+            cfg.params.clone(),
+        )
+        .map_err(|e| format!("binding {}: {e}", cfg.listen))?;
+        let endpoint = Arc::new(endpoint);
+        let (cmd, rx) = mpsc::unbounded_channel();
+        let status = NodeStatus {
+            best: chain.best(),
+            finalized: chain.finalized(),
+            ..Default::default()
+        };
+        if resumed {
+            let b = chain.best();
+            println!(
+                "{}: resuming at the store's best block #{} {} (slot {})",
+                cfg.name,
+                b.height,
+                short(&b.hash),
+                b.slot
+            );
+        }
+        let shared = Arc::new(Shared {
+            name: cfg.name.clone(),
+            params: Arc::new(cfg.params.clone()),
+            store: Arc::new(store),
+            chain: Mutex::new(chain),
+            peers: Mutex::default(),
+            next_conn_id: AtomicU64::new(0),
+            fetching: Mutex::default(),
+            cmd,
+            status: watch::Sender::new(status),
+            clock: OnceLock::new(),
+            verbose: cfg.verbose,
+        });
+        let net = Arc::new(net::Net {
+            sh: shared.clone(),
+        });
+        let mut tasks = vec![tokio::spawn(net::accept_loop(
+            shared.clone(),
+            net.clone(),
+            endpoint.clone(),
+        ))];
+        let me = cfg.keys.ed25519_public();
+        for p in cfg.peers.iter().filter(|p| p.key != me) {
+            tasks.push(tokio::spawn(net::dial_loop(
+                shared.clone(),
+                net.clone(),
+                endpoint.clone(),
+                *p,
+                me,
+            )));
+        }
+        let actor = ChainTask {
+            sh: shared.clone(),
+            ring: cfg.ring,
+            keys: Arc::new(cfg.keys),
+            tickets: cfg.tickets,
+            last_slot: cfg.last_slot,
+            pool: Vec::new(),
+            pool_epoch: None,
+            ticket_job: None,
+        };
+        let chain_task = Some(tokio::spawn(actor.run(rx)));
+        Ok(Node {
+            shared,
+            endpoint,
+            tasks,
+            chain_task,
+        })
+    }
+
+    /// Starts the slot clock: from the next slot on, the node authors when it holds a slot.
+    pub fn start_clock(&mut self, clock: SlotClock) {
+        if self.shared.clock.set(clock).is_err() {
+            return;
+        }
+        let sh = self.shared.clone();
+        self.tasks.push(tokio::spawn(async move {
+            let mut next = clock.now() + 1;
+            loop {
+                SlotClock::sleep_until(clock.slot_start(next)).await;
+                next = next.max(clock.now());
+                sh.status.send_modify(|s| s.slot = next);
+                if sh.cmd.send(Cmd::Slot(next)).is_err() {
+                    return;
+                }
+                next += 1;
+            }
+        }));
+    }
+
+    /// The node's status now.
+    pub fn status(&self) -> NodeStatus {
+        self.shared.status.borrow().clone()
+    }
+
+    /// Status updates.
+    pub fn subscribe(&self) -> watch::Receiver<NodeStatus> {
+        self.shared.status.subscribe()
+    }
+
+    /// The canonical chain from genesis up to `height`.
+    pub fn canonical_prefix(&self, height: u32) -> Vec<HeaderHash> {
+        lock(&self.shared.chain).canonical_prefix(height)
+    }
+
+    /// The local QUIC address.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.endpoint.local_addr().ok()
+    }
+
+    /// Stops authoring and networking.
+    pub fn shutdown(&mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        for p in lock(&self.shared.peers).values() {
+            p.conn.close();
+        }
+        if let Some(t) = self.chain_task.take() {
+            t.abort();
+        }
+        self.endpoint.close();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// The chain task: the only writer of the chain and the store.
+struct ChainTask {
+    sh: Arc<Shared>,
+    ring: Arc<RingContext>,
+    keys: Arc<ValidatorSecrets>,
+    tickets: bool,
+    last_slot: Option<TimeSlot>,
+    /// Own ticket envelopes for the contest of `pool_epoch`.
+    pool: Vec<TicketEnvelope>,
+    pool_epoch: Option<u32>,
+    /// The epoch a ticket job runs for.
+    ticket_job: Option<u32>,
+}
+
+impl ChainTask {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Cmd>) {
+        self.maybe_make_tickets();
+        while let Some(cmd) = rx.recv().await {
+            match cmd {
+                Cmd::Slot(slot) => self.author(slot).await,
+                Cmd::Import(blocks) => {
+                    for b in blocks {
+                        let (slot, hash) = (b.header.slot, b.header.hash());
+                        match self.import(b).await {
+                            Ok(true) => {
+                                self.sh.status.send_modify(|s| s.imported += 1);
+                            }
+                            Ok(false) => {}
+                            Err(e) => {
+                                self.sh.error(format!(
+                                    "block {} (slot {slot}) not imported: {e}",
+                                    short(&hash)
+                                ));
+                                break;
+                            }
+                        }
+                    }
+                }
+                Cmd::Tickets { epoch, result } => {
+                    self.ticket_job = None;
+                    match result {
+                        Ok(t) => {
+                            self.sh.log(format_args!(
+                                "{} tickets for the contest of epoch {epoch}",
+                                t.len()
+                            ));
+                            self.pool = t;
+                            self.pool_epoch = Some(epoch);
+                            let n = self.pool.len();
+                            self.sh.status.send_modify(|s| s.tickets = n);
+                        }
+                        Err(e) => self.sh.error(format!("tickets for epoch {epoch}: {e}")),
+                    }
+                }
+            }
+        }
+    }
+
+    /// The state of a block in the tree, read from the store if not in memory.
+    async fn state_of(&self, hash: HeaderHash) -> Result<Arc<State>, String> {
+        let (root, state) = {
+            let c = lock(&self.sh.chain);
+            let e = c
+                .importable_parent(&hash)
+                .ok_or_else(|| format!("block {} is not in the tree", short(&hash)))?;
+            (e.root, e.state.clone())
+        };
+        if let Some(s) = state {
+            return Ok(s);
+        }
+        let (store, params) = (self.sh.store.clone(), self.sh.params.clone());
+        let state = tokio::task::spawn_blocking(move || {
+            let kvs = store.state_at_root(&root.0).map_err(|e| e.to_string())?;
+            State::from_key_values(&kvs, &params).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        let state = Arc::new(state);
+        lock(&self.sh.chain).set_state(&hash, state.clone());
+        Ok(state)
+    }
+
+    /// Imports (and stores) a block whose parent is in the tree. `Ok(false)`: already known.
+    async fn import(&mut self, block: Block) -> Result<bool, String> {
+        let hash = block.header.hash();
+        let parent = block.header.parent;
+        let slot = block.header.slot;
+        let (parent_root, make_best) = {
+            let c = lock(&self.sh.chain);
+            if c.contains(&hash) {
+                return Ok(false);
+            }
+            let p = c.importable_parent(&parent).ok_or_else(|| {
+                format!(
+                    "parent {} unknown or not a descendant of the finalized block",
+                    short(&parent)
+                )
+            })?;
+            (p.root, c.would_be_best(&parent, slot, &hash))
+        };
+        let prior = self.state_of(parent).await?;
+        let mut ctx = ImportContext::with_ring(self.ring.clone());
+        ctx.parent_hash = Some(parent);
+        ctx.prior_state_root = Some(parent_root);
+        ctx.now_slot = self.sh.clock.get().map(SlotClock::now);
+        let (store, params) = (self.sh.store.clone(), self.sh.params.clone());
+        let header = block.header.clone();
+        let (post, root) = tokio::task::spawn_blocking(move || {
+            let (post, out) = import_block(&params, &ctx, &prior, &block)
+                .map_err(|e| format!("invalid: {e}"))?;
+            let root = OpaqueHash(post.state_root());
+            let changes = post.changes_since(&prior);
+            let mut update: Vec<_> = changes.set.into_iter().map(|(k, v)| (k, Some(v))).collect();
+            update.extend(changes.removed.into_iter().map(|k| (k, None)));
+            store
+                .commit_block(BlockCommit {
+                    header_hash: out.header_hash.0,
+                    header: block.header.encode(),
+                    block: block.encode(),
+                    slot,
+                    parent: parent.0,
+                    state: StateUpdate::Changes(update),
+                    state_root: root.0,
+                    make_best,
+                })
+                .map_err(|e| format!("store commit: {e}"))?;
+            Ok::<_, String>((post, root))
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        let ins = lock(&self.sh.chain).insert(hash, parent, slot, root, Arc::new(post));
+        self.sh.publish();
+        self.announce(&header);
+        if ins.best {
+            self.maybe_make_tickets();
+        }
+        Ok(true)
+    }
+
+    /// Announces a block to every peer with a UP 0 stream.
+    fn announce(&self, header: &Header) {
+        let fin = lock(&self.sh.chain).finalized();
+        let a = jam_network::messages::Announcement {
+            header: header.clone(),
+            finalized: jam_network::messages::BlockRef {
+                hash: fin.hash,
+                slot: fin.slot,
+            },
+        };
+        for p in lock(&self.sh.peers).values() {
+            if let Some(tx) = &p.announce {
+                let _ = tx.send(a.clone());
+            }
+        }
+    }
+
+    /// Authors on the best block if we hold `slot`.
+    async fn author(&mut self, slot: TimeSlot) {
+        if self.last_slot.is_some_and(|l| slot > l) {
+            return;
+        }
+        if self.sh.clock.get().is_some_and(|c| c.now() > slot) {
+            self.sh.log(format_args!("slot {slot}: skipped (late)"));
+            return;
+        }
+        let best = lock(&self.sh.chain).best();
+        if best.slot >= slot {
+            return;
+        }
+        let state = match self.state_of(best.hash).await {
+            Ok(s) => s,
+            Err(e) => return self.sh.error(format!("slot {slot}: {e}")),
+        };
+        let epoch = slot / self.sh.params.epoch_length;
+        let pool = if self.pool_epoch == Some(epoch) {
+            self.pool.clone()
+        } else {
+            Vec::new()
+        };
+        let (params, ring, keys) = (self.sh.params.clone(), self.ring.clone(), self.keys.clone());
+        let authored = tokio::task::spawn_blocking(move || {
+            author_block(&params, &ring, &state, best.hash, slot, &keys, &pool)
+        })
+        .await;
+        let block = match authored {
+            Ok(Ok(Some(b))) => b,
+            Ok(Ok(None)) => return,
+            Ok(Err(e)) => return self.sh.error(format!("slot {slot}: authoring failed: {e}")),
+            Err(e) => return self.sh.error(format!("slot {slot}: authoring panicked: {e}")),
+        };
+        let (hash, tickets) = (block.header.hash(), block.extrinsic.tickets.len());
+        match self.import(block).await {
+            Ok(_) => {
+                self.sh.status.send_modify(|s| s.authored += 1);
+                self.sh.log(format_args!(
+                    "slot {slot}: authored #{} {} on {} ({tickets} tickets)",
+                    best.height + 1,
+                    short(&hash),
+                    short(&best.hash)
+                ));
+            }
+            Err(e) => self.sh.error(format!("slot {slot}: own block rejected: {e}")),
+        }
+    }
+
+    /// Starts making our tickets when the best block is in a contest we have none for.
+    fn maybe_make_tickets(&mut self) {
+        if !self.tickets {
+            return;
+        }
+        let (best, state) = {
+            let c = lock(&self.sh.chain);
+            (c.best(), c.best_entry().state.clone())
+        };
+        let Some(state) = state else { return };
+        let p = &self.sh.params;
+        let epoch = best.slot / p.epoch_length;
+        if best.slot % p.epoch_length >= p.ticket_contest_duration
+            || self.pool_epoch == Some(epoch)
+            || self.ticket_job.is_some()
+        {
+            return;
+        }
+        self.ticket_job = Some(epoch);
+        let (params, ring, keys, cmd) = (
+            self.sh.params.clone(),
+            self.ring.clone(),
+            self.keys.clone(),
+            self.sh.cmd.clone(),
+        );
+        tokio::spawn(async move {
+            let result = tokio::task::spawn_blocking(move || {
+                tickets_for_state(&params, &ring, &state, &keys).map_err(|e| e.to_string())
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+            let _ = cmd.send(Cmd::Tickets { epoch, result });
+        });
+    }
+}
