@@ -98,3 +98,8 @@ fn stf_statistics() {
 fn stf_authorizations() {
     check(jam("stf/authorizations"), 6);
 }
+
+#[test]
+fn stf_accumulate() {
+    check(jam("stf/accumulate"), 60);
+}

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 mod cmd;
 mod fuzz;
+mod validator;
 
 #[derive(Parser)]
 #[command(name = "jam", version, about = "A JAM node (Gray Paper v0.7.2)")]
@@ -27,6 +28,10 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(cmd::bench::Command),
+    /// Run a validator node (block authoring, import, QUIC networking, RocksDB store).
+    Run(cmd::run::Args),
+    /// Run a local testnet of N dev validators in this process.
+    Testnet(cmd::testnet::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +42,8 @@ fn main() -> ExitCode {
         Command::FuzzTarget(args) => cmd::fuzz_target::run(args),
         Command::Import(args) => cmd::import::run(args),
         Command::Bench(c) => cmd::bench::run(c),
+        Command::Run(args) => cmd::run::run(args),
+        Command::Testnet(args) => cmd::testnet::run(args),
     };
     match result {
         Ok(code) => code,

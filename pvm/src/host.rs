@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use crate::initialization::{standard_init, StandardProgram};
-use crate::program::{Program, ProgramError};
 use crate::interpreter::{Exit, Instance};
 use crate::memory::Memory;
+use crate::program::{Program, ProgramError};
 
 /// What a host call decided (the ε of the context mutator f in GP A.6, plus page faults).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,7 +134,10 @@ pub fn invoke_standard<H: HostCalls + ?Sized>(
     args: &[u8],
     host: &mut H,
 ) -> Invocation {
-    let Ok((prog, memory, regs)) = program.map_err(|_| ()).and_then(|p| p.init(args).map_err(|_| ())) else {
+    let Ok((prog, memory, regs)) = program
+        .map_err(|_| ())
+        .and_then(|p| p.init(args).map_err(|_| ()))
+    else {
         return PANIC_AT_INIT;
     };
     run_invocation(prog, memory, regs, pc, gas, host)

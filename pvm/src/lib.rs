@@ -63,7 +63,8 @@ mod memory;
 mod program;
 
 pub use host::{
-    invoke, invoke_standard, HostCalls, HostContext, HostResult, Invocation, InvocationFailure, NoHostCalls,
+    invoke, invoke_standard, HostCalls, HostContext, HostResult, Invocation, InvocationFailure,
+    NoHostCalls,
 };
 pub use initialization::{standard_init, StandardProgram, MAX_INPUT, ZONE_SIZE};
 pub use instructions::{ArgFormat, Opcode};

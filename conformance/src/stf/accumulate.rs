@@ -4,15 +4,15 @@
 //! them into the state-key representation accumulation works on, and compares the posterior the
 //! same way (the expected accounts are converted through the same keys).
 
-use crate::diff::first_diff;
-use crate::{CaseError, CaseOutcome, CaseResult};
+use super::vector::{compare, load};
+use crate::{CaseOutcome, CaseResult};
 use jam_consensus::accumulate::keys::{
     encode_slots, lookup_key, preimage_key, storage_key, StateKey,
 };
 use jam_consensus::accumulate::{
     self, AccumulateConfig, AccumulateInput, AccumulateState, PartialState,
 };
-use jam_state::codec::{decode_exact, Bytes, CodecError, CodecErrorKind, Decode, Encode, Reader};
+use jam_state::codec::{Bytes, CodecError, CodecErrorKind, Decode, Encode, Reader};
 use jam_state::jam_codec;
 use jam_state::params::Params;
 use jam_state::types::{
@@ -214,11 +214,7 @@ pub fn run_file(path: &Path) -> Vec<CaseOutcome> {
 }
 
 fn run_case(path: &Path) -> CaseResult {
-    let params = Params::from_vector_path(path)
-        .ok_or_else(|| CaseError::failed("no `tiny` or `full` in the vector path"))?;
-    let bytes = std::fs::read(path).map_err(|e| CaseError::failed(format!("read: {e}")))?;
-    let case: TestCase =
-        decode_exact(&bytes, &params).map_err(|e| CaseError::failed(format!("decode: {e}")))?;
+    let (params, case) = load::<TestCase>(path)?;
     run_case_with(&params, &case, &AccumulateConfig::default())
 }
 
@@ -288,23 +284,4 @@ pub fn run_case_with(params: &Params, case: &TestCase, config: &AccumulateConfig
         &view(&exp_infos, &exp_data),
         &view(&out.state.partial.accounts, &out.state.partial.service_data),
     )
-}
-
-fn compare<T: Serialize + PartialEq>(prefix: &str, expected: &T, got: &T) -> CaseResult {
-    if expected == got {
-        return Ok(());
-    }
-    let e = serde_json::to_value(expected).map_err(CaseError::failed)?;
-    let g = serde_json::to_value(got).map_err(CaseError::failed)?;
-    let mut m = first_diff(&e, &g).unwrap_or_else(|| crate::Mismatch {
-        field: String::new(),
-        expected: "equal JSON".into(),
-        got: "unequal values".into(),
-    });
-    m.field = if m.field == "<root>" || m.field.is_empty() {
-        prefix.to_string()
-    } else {
-        format!("{prefix}.{}", m.field)
-    };
-    Err(CaseError::Mismatch(m))
 }

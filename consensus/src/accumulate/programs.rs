@@ -82,10 +82,7 @@ impl ProgramCache {
 
     fn lookup(&self, code_hash: &OpaqueHash, code: &[u8]) -> Option<Arc<CachedProgram>> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(code_hash)
-            .filter(|e| e.code == code)
-            .cloned()
+        entries.get(code_hash).filter(|e| e.code == code).cloned()
     }
 
     /// How many programs are cached.

@@ -4,6 +4,8 @@ pub mod bench;
 pub mod fuzz_target;
 pub mod import;
 pub mod pvm;
+pub mod run;
+pub mod testnet;
 pub mod vectors;
 
 /// A command's failure, shown to the user as `error: ...`.

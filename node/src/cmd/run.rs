@@ -49,7 +49,12 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     chain: PathBuf,
     /// Run dev validator I (JIP-5 trivial seed).
-    #[arg(long, value_name = "I", required_unless_present = "seed", conflicts_with = "seed")]
+    #[arg(
+        long,
+        value_name = "I",
+        required_unless_present = "seed",
+        conflicts_with = "seed"
+    )]
     dev_validator: Option<u32>,
     /// Run the validator of this 32-byte JIP-5 seed (hex).
     #[arg(long, value_name = "HEX")]
@@ -151,7 +156,9 @@ fn parse_peer(s: &str, known: &[PeerAddr]) -> Result<PeerAddr, String> {
             known
                 .iter()
                 .filter(port_match)
-                .find(|p| p.addr.ip() == addr.ip() || p.addr.ip().is_loopback() == addr.ip().is_loopback())
+                .find(|p| {
+                    p.addr.ip() == addr.ip() || p.addr.ip().is_loopback() == addr.ip().is_loopback()
+                })
                 .map(|p| p.key)
                 .ok_or_else(|| {
                     format!("--peer {s}: not a validator endpoint of the genesis; give KEY@ADDR")
@@ -192,10 +199,7 @@ pub fn run(args: Args) -> CmdResult {
     };
     let keys = ValidatorSecrets::from_seed(&seed);
     let me = keys.ed25519_public();
-    let index = state
-        .active_validators
-        .iter()
-        .position(|v| v.ed25519 == me);
+    let index = state.active_validators.iter().position(|v| v.ed25519 == me);
     let known = validator_peers(&state);
     let mut peers: Vec<PeerAddr> = known.iter().filter(|p| p.key != me).copied().collect();
     for p in &args.peers {

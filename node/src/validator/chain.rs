@@ -65,7 +65,10 @@ pub struct Chain {
 impl Chain {
     /// A chain resumed at `canonical` (genesis first, the best block last, each with its slot
     /// and state root), the best block's state in memory. Finalized: best − 2.
-    pub fn resume(canonical: Vec<(HeaderHash, TimeSlot, StateRoot)>, best_state: Arc<State>) -> Self {
+    pub fn resume(
+        canonical: Vec<(HeaderHash, TimeSlot, StateRoot)>,
+        best_state: Arc<State>,
+    ) -> Self {
         assert!(!canonical.is_empty(), "a chain has a genesis");
         let top = canonical.len() as u32 - 1;
         let fin = top.saturating_sub(FINALITY_DEPTH);
@@ -91,7 +94,11 @@ impl Chain {
         let hashes: Vec<HeaderHash> = canonical.iter().map(|c| c.0).collect();
         Chain {
             entries,
-            index: hashes.iter().enumerate().map(|(i, h)| (*h, i as u32)).collect(),
+            index: hashes
+                .iter()
+                .enumerate()
+                .map(|(i, h)| (*h, i as u32))
+                .collect(),
             best: hashes[top as usize],
             finalized: hashes[fin as usize],
             canonical: hashes,
@@ -207,7 +214,9 @@ impl Chain {
             path.push((h, e.height));
             h = e.parent;
         }
-        let keep = path.last().map_or(self.canonical.len(), |(_, ht)| *ht as usize);
+        let keep = path
+            .last()
+            .map_or(self.canonical.len(), |(_, ht)| *ht as usize);
         for gone in self.canonical.drain(keep..) {
             self.index.remove(&gone);
         }
@@ -262,7 +271,14 @@ impl Chain {
     /// Up to `max` canonical blocks after `hash` (children first), if `hash` is canonical.
     pub fn canonical_after(&self, hash: &HeaderHash, max: usize) -> Option<Vec<HeaderHash>> {
         let h = *self.index.get(hash)? as usize;
-        Some(self.canonical.iter().skip(h + 1).take(max).copied().collect())
+        Some(
+            self.canonical
+                .iter()
+                .skip(h + 1)
+                .take(max)
+                .copied()
+                .collect(),
+        )
     }
 
     /// The canonical chain from genesis up to `height` (inclusive, or the best block).
@@ -299,20 +315,50 @@ mod tests {
     }
 
     fn add(c: &mut Chain, hash: u8, parent: u8, slot: TimeSlot) -> Inserted {
-        c.insert(h(hash), h(parent), slot, h(100 + hash), Arc::new(State::default()))
+        c.insert(
+            h(hash),
+            h(parent),
+            slot,
+            h(100 + hash),
+            Arc::new(State::default()),
+        )
     }
 
     #[test]
     fn longest_chain_and_best_minus_two() {
         let mut c = chain();
-        assert_eq!(add(&mut c, 1, 0, 1), Inserted { best: true, finalized: false });
-        assert_eq!(add(&mut c, 2, 1, 2), Inserted { best: true, finalized: false });
+        assert_eq!(
+            add(&mut c, 1, 0, 1),
+            Inserted {
+                best: true,
+                finalized: false
+            }
+        );
+        assert_eq!(
+            add(&mut c, 2, 1, 2),
+            Inserted {
+                best: true,
+                finalized: false
+            }
+        );
         assert_eq!(c.finalized().height, 0);
-        assert_eq!(add(&mut c, 3, 2, 3), Inserted { best: true, finalized: true });
+        assert_eq!(
+            add(&mut c, 3, 2, 3),
+            Inserted {
+                best: true,
+                finalized: true
+            }
+        );
         assert_eq!(c.finalized().hash, h(1));
         assert_eq!(c.best().height, 3);
         // A sibling of the best block at a higher slot wins the tie.
-        assert_eq!(add(&mut c, 13, 2, 4), Inserted { best: true, finalized: false });
+        assert_eq!(
+            add(&mut c, 13, 2, 4),
+            Inserted {
+                best: true,
+                finalized: false
+            }
+        );
         assert_eq!(c.best().hash, h(13));
         assert_eq!(c.canonical_prefix(10), vec![h(0), h(1), h(2), h(13)]);
         // A longer chain on the old head takes over again.
@@ -337,7 +383,9 @@ mod tests {
 
     #[test]
     fn resume_finalizes_best_minus_two() {
-        let canon: Vec<_> = (0..5u8).map(|i| (h(i), i as TimeSlot, h(100 + i))).collect();
+        let canon: Vec<_> = (0..5u8)
+            .map(|i| (h(i), i as TimeSlot, h(100 + i)))
+            .collect();
         let c = Chain::resume(canon, Arc::new(State::default()));
         assert_eq!(c.best().hash, h(4));
         assert_eq!(c.finalized().hash, h(2));

@@ -242,7 +242,12 @@ fn open_store(
                 make_best: true,
             })
             .map_err(|e| format!("committing the genesis: {e}"))?;
-        let chain = Chain::genesis(gh, genesis_header.slot, groot, Arc::new(genesis_state.clone()));
+        let chain = Chain::genesis(
+            gh,
+            genesis_header.slot,
+            groot,
+            Arc::new(genesis_state.clone()),
+        );
         return Ok((store, chain, false));
     };
     match store.block_info(&gh.0).map_err(|e| e.to_string())? {
@@ -330,9 +335,7 @@ impl Node {
             clock: OnceLock::new(),
             verbose: cfg.verbose,
         });
-        let net = Arc::new(net::Net {
-            sh: shared.clone(),
-        });
+        let net = Arc::new(net::Net { sh: shared.clone() });
         let mut tasks = vec![tokio::spawn(net::accept_loop(
             shared.clone(),
             net.clone(),
@@ -536,8 +539,8 @@ impl ChainTask {
         let (store, params) = (self.sh.store.clone(), self.sh.params.clone());
         let header = block.header.clone();
         let (post, root) = tokio::task::spawn_blocking(move || {
-            let (post, out) = import_block(&params, &ctx, &prior, &block)
-                .map_err(|e| format!("invalid: {e}"))?;
+            let (post, out) =
+                import_block(&params, &ctx, &prior, &block).map_err(|e| format!("invalid: {e}"))?;
             let root = OpaqueHash(post.state_root());
             let changes = post.changes_since(&prior);
             let mut update: Vec<_> = changes.set.into_iter().map(|(k, v)| (k, Some(v))).collect();
@@ -616,7 +619,11 @@ impl ChainTask {
             Ok(Ok(Some(b))) => b,
             Ok(Ok(None)) => return,
             Ok(Err(e)) => return self.sh.error(format!("slot {slot}: authoring failed: {e}")),
-            Err(e) => return self.sh.error(format!("slot {slot}: authoring panicked: {e}")),
+            Err(e) => {
+                return self
+                    .sh
+                    .error(format!("slot {slot}: authoring panicked: {e}"))
+            }
         };
         let (hash, tickets) = (block.header.hash(), block.extrinsic.tickets.len());
         match self.import(block).await {
@@ -629,7 +636,9 @@ impl ChainTask {
                     short(&best.hash)
                 ));
             }
-            Err(e) => self.sh.error(format!("slot {slot}: own block rejected: {e}")),
+            Err(e) => self
+                .sh
+                .error(format!("slot {slot}: own block rejected: {e}")),
         }
     }
 

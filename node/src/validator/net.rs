@@ -9,9 +9,7 @@
 
 use super::{lock, short, short_key, Cmd, Peer, PeerAddr, Shared};
 use jam_network::grid::we_initiate;
-use jam_network::messages::{
-    Announcement, BlockRef, BlockRequest, Direction, Handshake,
-};
+use jam_network::messages::{Announcement, BlockRef, BlockRequest, Direction, Handshake};
 use jam_network::{AnnouncementSender, Connection, Endpoint, Handler};
 use jam_state::codec::decode_exact;
 use jam_state::hash::ZERO_HASH;
@@ -56,7 +54,12 @@ impl Handler for Net {
         }
     }
 
-    fn on_block_announcements(&self, peer: &Connection, their: Handshake, sender: AnnouncementSender) {
+    fn on_block_announcements(
+        &self,
+        peer: &Connection,
+        their: Handshake,
+        sender: AnnouncementSender,
+    ) {
         let (tx, mut rx) = mpsc::unbounded_channel::<Announcement>();
         tokio::spawn(async move {
             let mut sender = sender;
@@ -88,9 +91,7 @@ impl Handler for Net {
         let sh = self.sh.clone();
         let max = req.max_blocks.min(MAX_BLOCKS) as usize;
         let ascending = match req.direction {
-            Direction::AscendingExclusive => {
-                Some(lock(&sh.chain).canonical_after(&req.hash, max)?)
-            }
+            Direction::AscendingExclusive => Some(lock(&sh.chain).canonical_after(&req.hash, max)?),
             Direction::DescendingInclusive => None,
         };
         tokio::task::spawn_blocking(move || {

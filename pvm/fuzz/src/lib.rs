@@ -197,7 +197,7 @@ pub fn run_blob(data: &[u8]) {
 //    store straddling a read-only page and an unmapped next page, PolkaVM's
 //    `DynamicMemory::store_impl` reports the unmapped (higher) page; accepted as such.
 // 4. Halt: PolkaVM's `program_counter()` is `None` after `Finished`; pc is not compared.
-// 5. Static branch to a target outside ϖ. GP A.5 (branch(b, C), eq. A.17) panics only when
+// 5. Static branch to a target outside ϖ. GP A.5's branch(b, C) panics only when
 //    the condition C holds; otherwise execution continues at the next instruction, and
 //    `load_imm_jump` writes φ_A before its branch panics. PolkaVM compiles any branch or
 //    jump whose target (or fall-through) is not a valid jump target into an unconditional
@@ -228,7 +228,9 @@ pub fn run_blob(data: &[u8]) {
 // - `sbrk` (GP 101; PolkaVM 0.37 JamV1 has none; its 101–110 are GP's 102–111, remapped
 //   by `gen::to_polkavm_blob`) and bytes that are not GP opcodes (trap in GP A.5, rejected
 //   by PolkaVM at load, `2` = `unlikely` in PolkaVM).
-// - Programs whose last instruction is not `trap`: PolkaVM refuses a trailing
+// - Programs whose last instruction can fall through or is a branch (generated programs
+//   always end with `trap`; raw blobs are compared only when they end with trap, jump,
+//   jump_ind, load_imm_jump or load_imm_jump_ind): PolkaVM refuses a trailing
 //   non-terminator and traps at any branch whose fall-through target is past the end,
 //   taken or not, where GP A.1 reads ζ's zero padding (a trap) past the code.
 // - A jump-table entry size of 0 with a non-empty table (GP: all entries 0; PolkaVM: none).

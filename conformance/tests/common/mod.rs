@@ -1,3 +1,0 @@
-//! Helpers shared by the STF integration tests.
-
-pub mod traces;
