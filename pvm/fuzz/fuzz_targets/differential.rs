@@ -3,9 +3,10 @@
 //! ```text
 //! cd pvm/fuzz
 //! cargo install cargo-fuzz            # once; 0.13.x works on the stable toolchain with:
+//! python3 seed_corpus.py              # optional: PVM vector programs + bench kernels as seeds
 //! RUSTC_BOOTSTRAP=1 cargo fuzz run -s none differential -- -max_total_time=300
 //! RUSTC_BOOTSTRAP=1 cargo fuzz run -s none differential artifacts/differential/crash-<id>  # replay
-//! # no libFuzzer (plain seeded loop): cargo run --release --bin soak -- differential 300 [seed]
+//! # no libFuzzer (plain seeded loop): cargo run --release --example soak -- differential 300 [seed]
 //! ```
 //! `-s none` drops AddressSanitizer (about 10x faster; the code under test is safe Rust
 //! apart from pvm/src/memory.rs, which a run with the default `-s address` also covers).

@@ -19,7 +19,7 @@ pub const HALT: u32 = 0xffff_0000;
 /// The page slots a run may map, with their default access. The lowest legal page, two
 /// adjacent read-write pages followed by a read-only one (cross-page stores RW→RO), a
 /// lone page after a hole, and two pages near (not at) the top of the address space.
-/// The top page 0xffff_f000 is never mapped: see `compare.rs` on wrapping accesses.
+/// The top page 0xffff_f000 is never mapped: see the comparison rules in `lib.rs` on wrapping accesses.
 pub const SLOTS: [(u32, Option<Access>); 7] = [
     (0x0001_0000, Some(Access::ReadOnly)),
     (0x0002_0000, Some(Access::ReadWrite)),

@@ -5,20 +5,23 @@
 //!
 //! ```text
 //! cargo install cargo-fuzz                      # once (0.13.x)
-//! RUSTC_BOOTSTRAP=1 cargo fuzz run differential -- -max_total_time=300
-//! RUSTC_BOOTSTRAP=1 cargo fuzz run run_blob     -- -max_total_time=300
-//! RUSTC_BOOTSTRAP=1 cargo fuzz run differential artifacts/differential/crash-…   # replay
+//! python3 seed_corpus.py                        # optional: PVM vector programs as seeds
+//! RUSTC_BOOTSTRAP=1 cargo fuzz run -s none differential -- -max_total_time=300
+//! RUSTC_BOOTSTRAP=1 cargo fuzz run -s none run_blob     -- -max_total_time=300
+//! RUSTC_BOOTSTRAP=1 cargo fuzz run -s none differential artifacts/differential/crash-…  # replay
+//! # (drop `-s none` for AddressSanitizer, ~10x slower; JAM_FUZZ_SHOW=1 prints each
+//! #  compared case with both results)
 //! # without libFuzzer: a seeded random loop over the same entry points
-//! cargo run --release --bin soak -- differential 300 [seed]
-//! cargo run --release --bin soak -- run_blob 300 [seed]
-//! cargo run --release --bin soak -- replay differential <file>...
+//! cargo run --release --example soak -- differential 300 [seed]
+//! cargo run --release --example soak -- run_blob 300 [seed]
+//! cargo run --release --example soak -- replay differential <file>...
 //! ```
 //!
 //! The targets are in `fuzz_targets/`; the logic lives here so that `soak` runs it too.
 //! - [`differential`]: builds a program from the input ([`gen::case`]), runs it in jam-pvm
 //!   (`run` and `run_traced`, which must agree exactly), and, when PolkaVM accepts the same
 //!   program, in PolkaVM's interpreter twice (per-instruction and per-block gas metering),
-//!   then compares exit reason, pc, registers, gas and every mapped page ([`compare`]).
+//!   then compares exit reason, pc, registers, gas and every mapped page (rules below).
 //!   Up to 3 host calls are resumed in both machines (the "host" writes φ7, φ8).
 //!   A divergence panics with a report (program hex, set-up, disassembly, both results).
 //! - [`run_blob`]: input bytes → `Program::from_code_blob` → run with 100 000 gas on a

@@ -1,9 +1,9 @@
 //! Plain (no libFuzzer) driver: a seeded random loop over the fuzz entry points.
 //!
 //! ```text
-//! cargo run --release --bin soak -- differential 300 [seed]   # seconds, optional u64 seed
-//! cargo run --release --bin soak -- run_blob 300 [seed]
-//! cargo run --release --bin soak -- replay differential <file>...
+//! cargo run --release --example soak -- differential 300 [seed]   # seconds, optional u64 seed
+//! cargo run --release --example soak -- run_blob 300 [seed]
+//! cargo run --release --example soak -- replay differential <file>...
 //! ```
 //! A failing input is written to `artifacts/soak/<target>-<seed>-<n>` before the panic
 //! report is printed; replay it with `replay` or with `cargo fuzz run <target> <file>`.
