@@ -60,9 +60,7 @@ pub enum BandersnatchError {
 /// encodings that are not points of the prime-order subgroup) and hashes it. It does **not**
 /// verify the signature.
 pub fn vrf_output(signature: &[u8]) -> Option<[u8; 32]> {
-    let point = signature.get(..PUBLIC_LEN)?;
-    let output = bs::Output::deserialize_compressed(point).ok()?;
-    Some(output_hash(&output))
+    VrfOutput::decode(signature).map(|o| o.hash)
 }
 
 fn output_hash(output: &bs::Output) -> [u8; 32] {
@@ -97,13 +95,121 @@ pub fn verify_ietf(
     aux: &[u8],
     signature: &[u8; IETF_SIGNATURE_LEN],
 ) -> Option<[u8; 32]> {
+    let public = DecodedPublic(decode_public(public)?);
+    let output = VrfOutput::decode(signature)?;
+    verify_ietf_decoded(&public, vrf_input_data, aux, &output, signature)
+}
+
+/// [`verify_ietf`] with the public key and the signature's output point already decoded:
+/// `output` must be `VrfOutput::decode(signature)`.
+pub fn verify_ietf_decoded(
+    public: &DecodedPublic,
+    vrf_input_data: &[u8],
+    aux: &[u8],
+    output: &VrfOutput,
+    signature: &[u8; IETF_SIGNATURE_LEN],
+) -> Option<[u8; 32]> {
     use ark_vrf::ietf::Verifier;
-    let public = decode_public(public)?;
-    let output = bs::Output::deserialize_compressed(&signature[..PUBLIC_LEN]).ok()?;
     let proof = bs::IetfProof::deserialize_compressed(&signature[PUBLIC_LEN..]).ok()?;
     let input = vrf_input(vrf_input_data)?;
-    public.verify(input, output, aux, &proof).ok()?;
-    Some(output_hash(&output))
+    public.0.verify(input, output.point, aux, &proof).ok()?;
+    Some(output.hash)
+}
+
+/// The output point of a VRF signature or ring proof (its first 32 bytes), decoded and
+/// subgroup-checked once, with its hash `Y(·)`.
+#[derive(Clone, Copy, Debug)]
+pub struct VrfOutput {
+    point: bs::Output,
+    hash: [u8; 32],
+}
+
+impl VrfOutput {
+    /// Decodes the output point at the start of `signature` (`None` when it is not a point
+    /// of the prime-order subgroup). Does **not** verify the signature.
+    pub fn decode(signature: &[u8]) -> Option<VrfOutput> {
+        let point = bs::Output::deserialize_compressed(signature.get(..PUBLIC_LEN)?).ok()?;
+        Some(VrfOutput {
+            point,
+            hash: output_hash(&point),
+        })
+    }
+
+    /// `Y(signature)`.
+    pub fn hash(&self) -> [u8; 32] {
+        self.hash
+    }
+}
+
+/// A public key decoded to a point of the prime-order subgroup.
+#[derive(Clone, Copy, Debug)]
+pub struct DecodedPublic(bs::Public);
+
+/// Decoded public keys by their encoding, at most `capacity` of them (the whole cache is
+/// dropped when full). Validator keys repeat block after block; decoding one (with its
+/// subgroup check) costs about as much as a sixth of an IETF verification.
+pub struct KeyCache {
+    capacity: usize,
+    entries: Mutex<KeyMap>,
+}
+
+type KeyMap = std::collections::HashMap<BandersnatchPublic, Option<DecodedPublic>>;
+
+impl std::fmt::Debug for KeyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyCache")
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for KeyCache {
+    fn default() -> Self {
+        Self::new(Self::DEFAULT_CAPACITY)
+    }
+}
+
+impl KeyCache {
+    /// Default capacity: a few validator sets of the full configuration.
+    pub const DEFAULT_CAPACITY: usize = 4096;
+
+    /// An empty cache of at most `capacity` keys (0: nothing is cached).
+    pub fn new(capacity: usize) -> Self {
+        KeyCache {
+            capacity,
+            entries: Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// `key` decoded, `None` when it is not a point of the prime-order subgroup.
+    pub fn decode(&self, key: &BandersnatchPublic) -> Option<DecodedPublic> {
+        if let Some(hit) = self.lock().get(key) {
+            return *hit;
+        }
+        let decoded = decode_public(key).map(DecodedPublic);
+        if self.capacity > 0 {
+            let mut entries = self.lock();
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+            entries.insert(*key, decoded);
+        }
+        decoded
+    }
+
+    /// How many keys are cached.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, KeyMap> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Ring parameters (SRS + PIOP) for one ring size, built once and shared.
@@ -311,6 +417,18 @@ mod tests {
         assert!(verify_ietf(&pk, b"ctx", b"other", &sig).is_none());
         assert!(verify_ietf(&pk, b"other", b"msg", &sig).is_none());
         assert!(verify_ietf(&encode_public(&secret(8)), b"ctx", b"msg", &sig).is_none());
+
+        let keys = KeyCache::new(1);
+        let out = VrfOutput::decode(&sig).expect("valid output");
+        let public = keys.decode(&pk).expect("valid key");
+        assert_eq!(
+            verify_ietf_decoded(&public, b"ctx", b"msg", &out, &sig),
+            Some(y)
+        );
+        assert!(verify_ietf_decoded(&public, b"ctx", b"other", &out, &sig).is_none());
+        assert!(keys.decode(&[0u8; 32]).is_none());
+        assert_eq!(keys.len(), 1);
+        assert!(keys.decode(&pk).is_some());
     }
 
     #[test]

@@ -57,6 +57,8 @@ pub struct ImportContext {
     pub ancestry: Option<HashMap<HeaderHash, TimeSlot>>,
     /// The current wall-clock slot `⌊T/P⌋`, if any: blocks from the future are rejected.
     pub now_slot: Option<TimeSlot>,
+    /// Decoded Bandersnatch keys (block authors), shared by clones of the context.
+    pub keys: Arc<bandersnatch::KeyCache>,
 }
 
 impl ImportContext {
@@ -76,6 +78,7 @@ impl ImportContext {
             parent_hash: None,
             ancestry: None,
             now_slot: None,
+            keys: Default::default(),
         }
     }
 }
@@ -220,9 +223,9 @@ pub fn import_block(
     }
 
     // §6: Safrole, its markers, then the seal and entropy under the posterior keys.
-    let vrf_entropy = bandersnatch::vrf_output(&header.entropy_source.0)
-        .map(OpaqueHash)
-        .ok_or(ImportError::BadEntropy)?;
+    let entropy_output =
+        bandersnatch::VrfOutput::decode(&header.entropy_source.0).ok_or(ImportError::BadEntropy)?;
+    let vrf_entropy = OpaqueHash(entropy_output.hash());
     let prior_safrole = SafroleState {
         tau: state.timeslot,
         eta: state.entropy,
@@ -262,7 +265,13 @@ pub fn import_block(
     // seal is reported first whatever the rest found, so the result does not depend on timing.
     let eta3 = sf.eta[3];
     let (sealed, posterior) = rayon::join(
-        || verify_seal_and_entropy(header, &author, &sealer, &eta3),
+        || {
+            let author = SealAuthor {
+                key: &author,
+                decoded: ctx.keys.decode(&author.0),
+            };
+            verify_seal_and_entropy_decoded(header, author, &sealer, &eta3, &entropy_output)
+        },
         || apply_extrinsics(params, ctx, state, block, disputed, sf, vrf_entropy),
     );
     sealed.map_err(|e| match e {
@@ -596,7 +605,36 @@ pub fn verify_seal_and_entropy(
     sealer: &Sealer,
     eta3: &Entropy,
 ) -> Result<Entropy, SealCheckError> {
-    let unsigned = header.encode_unsigned();
+    // Y(H_v) is decoded first only where the caller does it too (import_block, BadEntropy).
+    let entropy_output = bandersnatch::VrfOutput::decode(&header.entropy_source.0);
+    let author = SealAuthor {
+        key: author_key,
+        decoded: bandersnatch::KeyCache::new(0).decode(&author_key.0),
+    };
+    match entropy_output {
+        Some(out) => verify_seal_and_entropy_decoded(header, author, sealer, eta3, &out),
+        None => {
+            // As before: the seal is checked (and reported) before the entropy source.
+            verify_seal_only(header, author, sealer, eta3)?;
+            Err(SealCheckError::BadEntropy)
+        }
+    }
+}
+
+/// The block author's key `H_a`, as encoded and decoded (`None`: not a valid point).
+#[derive(Clone, Copy)]
+struct SealAuthor<'a> {
+    key: &'a BandersnatchPublic,
+    decoded: Option<bandersnatch::DecodedPublic>,
+}
+
+/// The seal's VRF input `X` for `sealer`, or `BadSeal` for a fallback key other than the
+/// author's.
+fn seal_input(
+    author_key: &BandersnatchPublic,
+    sealer: &Sealer,
+    eta3: &Entropy,
+) -> Result<Vec<u8>, SealCheckError> {
     let mut input = Vec::with_capacity(JAM_TICKET_SEAL.len() + 33);
     match sealer {
         Sealer::Ticket(ticket) => {
@@ -612,23 +650,63 @@ pub fn verify_seal_and_entropy(
             input.extend_from_slice(eta3.as_bytes());
         }
     }
+    Ok(input)
+}
+
+/// Checks `H_s` alone; returns the decoded seal output.
+fn verify_seal_only(
+    header: &Header,
+    author: SealAuthor<'_>,
+    sealer: &Sealer,
+    eta3: &Entropy,
+) -> Result<bandersnatch::VrfOutput, SealCheckError> {
+    let input = seal_input(author.key, sealer, eta3)?;
     let seal: &[u8; IETF_SIGNATURE_LEN] = &header.seal.0;
-    let vrf: &[u8; IETF_SIGNATURE_LEN] = &header.entropy_source.0;
-    // Y(H_s) is read off the seal before it is verified, so both signatures verify at once.
-    let claimed = bandersnatch::vrf_output(seal).ok_or(SealCheckError::BadSeal)?;
-    let entropy_input = [JAM_ENTROPY, &claimed[..]].concat();
-    let (seal_output, entropy) = rayon::join(
-        || bandersnatch::verify_ietf(&author_key.0, &input, &unsigned, seal),
-        || bandersnatch::verify_ietf(&author_key.0, &entropy_input, &[], vrf),
-    );
-    let seal_output = seal_output.ok_or(SealCheckError::BadSeal)?;
-    if seal_output != claimed {
-        return Err(SealCheckError::BadSeal);
-    }
+    let claimed = bandersnatch::VrfOutput::decode(seal).ok_or(SealCheckError::BadSeal)?;
+    let public = author.decoded.ok_or(SealCheckError::BadSeal)?;
+    let unsigned = header.encode_unsigned();
+    let y = bandersnatch::verify_ietf_decoded(&public, &input, &unsigned, &claimed, seal)
+        .ok_or(SealCheckError::BadSeal)?;
+    check_ticket(sealer, &y)?;
+    Ok(claimed)
+}
+
+fn check_ticket(sealer: &Sealer, seal_output: &[u8; 32]) -> Result<(), SealCheckError> {
     if let Sealer::Ticket(ticket) = sealer {
-        if ticket.id.0 != seal_output {
+        if ticket.id.0 != *seal_output {
             return Err(SealCheckError::BadSeal);
         }
     }
+    Ok(())
+}
+
+/// [`verify_seal_and_entropy`] with the author's key decoded (e.g. from
+/// [`ImportContext::keys`]) and `Y(H_v)`'s output point decoded once by the caller.
+fn verify_seal_and_entropy_decoded(
+    header: &Header,
+    author: SealAuthor<'_>,
+    sealer: &Sealer,
+    eta3: &Entropy,
+    entropy_output: &bandersnatch::VrfOutput,
+) -> Result<Entropy, SealCheckError> {
+    let input = seal_input(author.key, sealer, eta3)?;
+    let unsigned = header.encode_unsigned();
+    let seal: &[u8; IETF_SIGNATURE_LEN] = &header.seal.0;
+    let vrf: &[u8; IETF_SIGNATURE_LEN] = &header.entropy_source.0;
+    // Y(H_s) is read off the seal before it is verified, so both signatures verify at once.
+    let claimed = bandersnatch::VrfOutput::decode(seal).ok_or(SealCheckError::BadSeal)?;
+    let entropy_input = [JAM_ENTROPY, &claimed.hash()[..]].concat();
+    let (seal_output, entropy) = match author.decoded {
+        Some(public) => rayon::join(
+            || bandersnatch::verify_ietf_decoded(&public, &input, &unsigned, &claimed, seal),
+            || bandersnatch::verify_ietf_decoded(&public, &entropy_input, &[], entropy_output, vrf),
+        ),
+        None => (None, None),
+    };
+    let seal_output = seal_output.ok_or(SealCheckError::BadSeal)?;
+    if seal_output != claimed.hash() {
+        return Err(SealCheckError::BadSeal);
+    }
+    check_ticket(sealer, &seal_output)?;
     entropy.map(OpaqueHash).ok_or(SealCheckError::BadEntropy)
 }

@@ -134,10 +134,7 @@ pub fn invoke_standard<H: HostCalls + ?Sized>(
     args: &[u8],
     host: &mut H,
 ) -> Invocation {
-    let Ok((prog, memory, regs)) = program
-        .map_err(|_| ())
-        .and_then(|p| p.init(args).map_err(|_| ()))
-    else {
+    let Some((prog, memory, regs)) = program.ok().and_then(|p| p.init(args).ok()) else {
         return PANIC_AT_INIT;
     };
     run_invocation(prog, memory, regs, pc, gas, host)
@@ -159,6 +156,11 @@ fn run_invocation<H: HostCalls + ?Sized>(
     let gas = gas.min(i64::MAX as u64) as i64;
     let mut inst = Instance::new(prog, memory, regs, pc, gas);
     let exit = inst.run_with_host(host);
+    if let Exit::PageFault(_) = exit {
+        // The fault ends the invocation (a panic for Ψ_M): the instructions of the block
+        // after the faulting one never ran and are not charged (GP A.1, per-instruction ϱ_Δ).
+        inst.gas += inst.fault_refund;
+    }
     let gas_used = (gas - inst.gas.max(0)).max(0) as u64;
     let result = match exit {
         Exit::OutOfGas => Err(InvocationFailure::OutOfGas),

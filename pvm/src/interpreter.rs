@@ -1,12 +1,13 @@
 //! The PVM machine Ψ and its single step Ψ₁ (GP v0.7.2 A.1, A.4 instruction semantics).
 //!
 //! Gas is charged per *gas block* at block entry (the vectors' model: a block that
-//! page-faults part-way has still been charged in full; a panic on an access below 2^16
-//! refunds the instructions after it, as GP A.1 charges only those Ψ₁ steps through). A gas
-//! block ends after every instruction of `T`, after an invalid opcode and after `ecalli`. When the gas left is below the cost of
-//! the block being entered, execution falls back to a per-instruction slow path so that
-//! out-of-gas stops at exactly the instruction GP A.1 names, with the prior register
-//! state and `ϱ' = ϱ - 1`.
+//! page-faults part-way has still been charged in full, Ψ_M refunding the rest; a panic on an
+//! access below 2^16 refunds the instructions after it, as GP A.1 charges only those Ψ₁
+//! steps through). A gas block ends after every instruction of `T`, after an invalid opcode
+//! and after `ecalli`.
+//! When the gas left is below the cost of the block being entered, execution falls back to
+//! a per-instruction slow path so that out-of-gas stops at exactly the instruction GP A.1
+//! names, with the prior register state and `ϱ' = ϱ - 1`.
 
 use std::sync::Arc;
 
@@ -41,6 +42,10 @@ pub struct Instance {
     program: Arc<Program>,
     /// After a host-call exit: (pc of the ecalli, instruction index to resume at).
     resume: Option<(u32, u32)>,
+    /// After a page-fault exit part-way through a block paid for in full: the gas of the
+    /// block's instructions after the faulting one, which never ran (0 otherwise). Ψ_M gives
+    /// it back when the fault ends the invocation (see `host::run_invocation`).
+    pub(crate) fault_refund: i64,
 }
 
 impl std::fmt::Debug for Instance {
@@ -106,6 +111,7 @@ impl Instance {
             memory,
             program,
             resume: None,
+            fault_refund: 0,
         }
     }
 
@@ -175,7 +181,9 @@ impl Instance {
             memory,
             program,
             resume,
+            fault_refund,
         } = self;
+        *fault_refund = 0;
         let prog: &Program = program;
         let start = match resume.take() {
             Some((epc, idx)) if epc == *pc => Some(idx as usize),
@@ -197,13 +205,19 @@ impl Instance {
             *gas -= cost;
             match execute::<T, false>(prog, regs, memory, gas, &mut idx, tracer) {
                 Outcome::Slow => execute::<T, true>(prog, regs, memory, gas, &mut idx, tracer),
-                // An access below 2^16 panics part-way through a block that was paid for in
-                // full. GP A.1: Ψ charges ϱ_Δ = 1 per instruction Ψ₁ actually steps through,
-                // so the panicking access itself is charged ("some gas is always charged
-                // whenever execution is attempted") but the rest of the block never runs and
-                // is refunded. (Page faults keep the whole-block charge the PVM vectors expect.)
-                Outcome::Fault(a) if a < RESERVED => {
-                    *gas += (prog.insts[idx].z as i64 - 1).max(0);
+                // A memory access that fails part-way through a block paid for in full.
+                // GP A.1: Ψ charges ϱ_Δ = 1 per instruction Ψ₁ steps through, so the failing
+                // access is charged ("some gas is always charged whenever execution is
+                // attempted") but the rest of the block never runs. A panic (access below
+                // 2^16) refunds it here; a page fault keeps the whole-block charge at this
+                // level (as the PVM vectors expect) and leaves the refund to Ψ_M.
+                Outcome::Fault(a) => {
+                    let rest = (prog.insts[idx].z as i64 - 1).max(0);
+                    if a < RESERVED {
+                        *gas += rest;
+                    } else {
+                        *fault_refund = rest;
+                    }
                     Outcome::Fault(a)
                 }
                 o => o,

@@ -42,9 +42,10 @@
 //! # Conventions (checked against the public PVM vectors)
 //!
 //! - Gas: 1 per instruction, charged per gas block at block entry; a page fault part-way
-//!   through a block leaves the whole block charged (as the vectors expect); a panic on an
-//!   access below 2^16 part-way through a block charges the instructions up to and including
-//!   the access only (GP A.1, as the recorded fuzz sessions expect). When the gas
+//!   through a block leaves the whole block charged at the Ψ level (as the vectors expect),
+//!   but [`invoke`] (Ψ_M), where the fault ends the invocation, and a panic on an access
+//!   below 2^16 charge the instructions up to and including the access only (GP A.1, as the
+//!   recorded fuzz sessions expect). When the gas
 //!   left is less than the block's cost, execution proceeds instruction by instruction and
 //!   stops with `OutOfGas` at the first instruction it cannot pay for, registers and pc as
 //!   before that instruction and `gas = ϱ - 1` (negative), as GP A.1's ϱ'.

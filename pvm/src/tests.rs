@@ -180,13 +180,30 @@ fn hostile_inputs_do_not_crash() {
     }
 }
 
+/// The benchmark kernels: `$JAM_PVM_BENCH`, default `../shared/pvm-bench` beside the
+/// repository. A missing folder fails the test with a message, never a silent pass.
 fn bench_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/pvm-bench")
+    let dir = std::env::var_os("JAM_PVM_BENCH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/pvm-bench")
+        });
+    assert!(
+        dir.is_dir(),
+        "PVM benchmark kernels not found at {} (set JAM_PVM_BENCH to the shared/pvm-bench folder)",
+        dir.display()
+    );
+    dir
+}
+
+fn kernel_code(name: &str) -> Vec<u8> {
+    let path = bench_dir().join(format!("{name}.code.bin"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Runs one benchmark kernel as the bench harness does; returns (a0, gas used, seconds).
 pub(crate) fn run_kernel(name: &str, stack: u32) -> Option<(u64, i64, f64)> {
-    let code = std::fs::read(bench_dir().join(format!("{name}.code.bin"))).ok()?;
+    let code = kernel_code(name);
     let p = Arc::new(Program::from_code_blob(&code).unwrap());
     let sp: u32 = 0xfefe_0000;
     let mut mem = Memory::new();
@@ -246,9 +263,7 @@ fn bench_kernels() {
 #[test]
 fn fast_path_matches_single_stepping() {
     for &(name, stack) in KERNELS {
-        let Ok(code) = std::fs::read(bench_dir().join(format!("{name}.code.bin"))) else {
-            return;
-        };
+        let code = kernel_code(name);
         let p = Arc::new(Program::from_code_blob(&code).unwrap());
         for gas in (0..400).chain([1000, 5000]) {
             let mk = || {

@@ -80,6 +80,10 @@ pub struct Args {
     /// Do not make or include tickets (every epoch fallback-sealed).
     #[arg(long)]
     no_tickets: bool,
+    /// UP 0 (block announcements) with grid neighbours only (JAMNP-S grid); blocks are
+    /// relayed by re-announcement.
+    #[arg(long)]
+    grid: bool,
     /// Print a line per authored/imported block and per connection.
     #[arg(long, short)]
     verbose: bool,
@@ -250,6 +254,7 @@ pub fn run(args: Args) -> CmdResult {
         peers,
         tickets: !args.no_tickets,
         last_slot: None,
+        grid: args.grid,
         verbose: args.verbose,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -20,7 +20,11 @@ dev validators on the tiny parameters (V = 6; for another N, tiny with V = N and
 cores), then runs the N validators as tasks of this process, validator i listening on
 127.0.0.1:PORT_BASE+i (its endpoint in the genesis metadata) with its store in BASE_PATH/node-i
 (recreated on every start). All validators connect to each other (JAMNP-S QUIC), author in their
-slots, announce (UP 0), fetch (CE 128) and import each other's blocks.
+slots, announce (UP 0; with --grid between grid neighbours only, blocks being re-announced after
+import), fetch (CE 128) and import each other's blocks.
+
+Tickets are off by default: ring proofs take seconds each (one proving thread per process) and
+would hold up short slots; with --tickets, use slots of a few seconds.
 
 Progress: one line per slot with each node's best and finalized block numbers. Finality is the
 interim rule 'best - 2' (see `jam run --help`).
@@ -52,6 +56,10 @@ pub struct Args {
     /// Make and include Safrole tickets (ticket-sealed epochs after the first).
     #[arg(long)]
     tickets: bool,
+    /// UP 0 (block announcements) between grid neighbours only, blocks relayed by
+    /// re-announcement; otherwise between every pair.
+    #[arg(long)]
+    grid: bool,
     /// Print every node's block, connection and error lines.
     #[arg(long, short)]
     verbose: bool,
@@ -149,6 +157,7 @@ pub fn run(args: Args) -> CmdResult {
                 peers: peers.clone(),
                 tickets: args.tickets,
                 last_slot: args.slots,
+                grid: args.grid,
                 verbose: args.verbose,
             };
             nodes.push(Node::start(cfg).await?);
@@ -201,10 +210,11 @@ pub fn run(args: Args) -> CmdResult {
             let status: Vec<NodeStatus> = nodes.iter().map(Node::status).collect();
             let (best, fin) = heights(&status);
             let peers: usize = status.iter().map(|s| s.peers).sum();
+            let up0: usize = status.iter().map(|s| s.up0).sum();
             let authored: u32 = status.iter().map(|s| s.authored).sum();
             println!(
                 "slot {slot:>4} | best {best} | finalized {fin} | blocks authored {authored:>4} | \
-                 links {peers}"
+                 links {peers} up0 {up0}"
             );
             if last.is_some_and(|l| slot >= l) {
                 break;

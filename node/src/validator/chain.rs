@@ -290,12 +290,8 @@ impl Chain {
             .collect()
     }
 
-    /// The canonical block hash at `height`.
-    pub fn canonical_at(&self, height: u32) -> Option<HeaderHash> {
-        self.canonical.get(height as usize).copied()
-    }
-
     /// Number of blocks in the tree (finalized block and its descendants).
+    #[cfg(test)]
     pub fn tree_len(&self) -> usize {
         self.entries.len()
     }

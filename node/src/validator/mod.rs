@@ -10,6 +10,9 @@
 //! block requests, and turns announcements of unknown blocks into fetch tasks whose blocks are
 //! queued to the chain task.
 //!
+//! Announcements: every imported block (own or fetched) is announced on every UP 0 stream, so
+//! blocks also spread when UP 0 runs between grid neighbours only ([`NodeConfig::grid`]).
+//!
 //! Tickets: when the best block is in an epoch's contest period (`slot mod E < Y`), the node
 //! makes its own `N` ticket proofs for that contest in the background and offers them to its
 //! own blocks (local pool only: tickets are not yet distributed over CE 131/132).
@@ -34,7 +37,7 @@ use jam_state::types::{
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, watch};
@@ -68,6 +71,9 @@ pub struct NodeConfig {
     pub tickets: bool,
     /// Author no block after this slot (testnets with a slot budget).
     pub last_slot: Option<TimeSlot>,
+    /// Open UP 0 only towards grid neighbours (JAMNP-S § "Grid structure"); blocks spread
+    /// by re-announcement. Otherwise UP 0 runs on every connection.
+    pub grid: bool,
     /// Print a line per authored/imported block.
     pub verbose: bool,
 }
@@ -115,6 +121,8 @@ pub struct NodeStatus {
     pub finalized: BlockId,
     /// Connected peers.
     pub peers: usize,
+    /// Peers with a UP 0 (block announcement) stream.
+    pub up0: usize,
     /// Blocks this node authored.
     pub authored: u32,
     /// Blocks imported from peers.
@@ -133,6 +141,7 @@ enum Cmd {
     Tickets {
         epoch: u32,
         result: Result<Vec<TicketEnvelope>, String>,
+        took: Duration,
     },
 }
 
@@ -157,6 +166,9 @@ struct Shared {
     cmd: mpsc::UnboundedSender<Cmd>,
     status: watch::Sender<NodeStatus>,
     clock: OnceLock<SlotClock>,
+    /// Our network key, and the validator sets when UP 0 follows the grid.
+    me: Ed25519Public,
+    grid: Option<jam_network::grid::ValidatorSets>,
     verbose: bool,
 }
 
@@ -192,11 +204,15 @@ impl Shared {
             let c = lock(&self.chain);
             (c.best(), c.finalized())
         };
-        let peers = lock(&self.peers).len();
+        let (peers, up0) = {
+            let p = lock(&self.peers);
+            (p.len(), p.values().filter(|p| p.announce.is_some()).count())
+        };
         self.status.send_modify(|s| {
             s.best = best;
             s.finalized = finalized;
             s.peers = peers;
+            s.up0 = up0;
         });
     }
 
@@ -292,10 +308,19 @@ impl Node {
             cfg.genesis_header.clone(),
             cfg.genesis_state.clone(),
         );
-        let (store, chain, resumed) =
-            tokio::task::spawn_blocking(move || open_store(&db, &params, &gh, &gs))
-                .await
-                .map_err(|e| e.to_string())??;
+        let ring = cfg.ring.clone();
+        let (store, chain, resumed) = tokio::task::spawn_blocking(move || {
+            // Warm the ring context up (its commitment key is built on first use, which takes
+            // seconds) before authoring needs it at the first epoch change; and check the
+            // genesis ring root on the way.
+            let root = jam_consensus::safrole::ring_root(&ring, &gs.safrole.gamma_k);
+            if root != gs.safrole.gamma_z {
+                return Err("the genesis state's ring root γ_z is not O(γ_k)".to_string());
+            }
+            open_store(&db, &params, &gh, &gs)
+        })
+        .await
+        .map_err(|e| e.to_string())??;
         let genesis_hash = cfg.genesis_header.hash();
         let endpoint = Endpoint::bind(
             cfg.listen,
@@ -333,6 +358,18 @@ impl Node {
             cmd,
             status: watch::Sender::new(status),
             clock: OnceLock::new(),
+            me: cfg.keys.ed25519_public(),
+            grid: cfg.grid.then(|| {
+                let keys = |v: &jam_state::types::ValidatorsData| -> Vec<Ed25519Public> {
+                    v.iter().map(|d| d.ed25519).collect()
+                };
+                let g = &cfg.genesis_state;
+                jam_network::grid::ValidatorSets {
+                    previous: keys(&g.previous_validators),
+                    current: keys(&g.active_validators),
+                    next: keys(&g.safrole.gamma_k),
+                }
+            }),
             verbose: cfg.verbose,
         });
         let net = Arc::new(net::Net { sh: shared.clone() });
@@ -395,19 +432,9 @@ impl Node {
         self.shared.status.borrow().clone()
     }
 
-    /// Status updates.
-    pub fn subscribe(&self) -> watch::Receiver<NodeStatus> {
-        self.shared.status.subscribe()
-    }
-
     /// The canonical chain from genesis up to `height`.
     pub fn canonical_prefix(&self, height: u32) -> Vec<HeaderHash> {
         lock(&self.shared.chain).canonical_prefix(height)
-    }
-
-    /// The local QUIC address.
-    pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.endpoint.local_addr().ok()
     }
 
     /// Stops authoring and networking.
@@ -429,6 +456,19 @@ impl Drop for Node {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// One thread, shared by the nodes of the process, for ticket proofs: they take seconds each,
+/// and on the global rayon pool they would hold up the `rayon::join`s of block import.
+fn ticket_pool() -> &'static rayon::ThreadPool {
+    static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .thread_name(|_| "tickets".into())
+            .build()
+            .expect("a one-thread pool")
+    })
 }
 
 /// The chain task: the only writer of the chain and the store.
@@ -469,13 +509,18 @@ impl ChainTask {
                         }
                     }
                 }
-                Cmd::Tickets { epoch, result } => {
+                Cmd::Tickets {
+                    epoch,
+                    result,
+                    took,
+                } => {
                     self.ticket_job = None;
                     match result {
                         Ok(t) => {
                             self.sh.log(format_args!(
-                                "{} tickets for the contest of epoch {epoch}",
-                                t.len()
+                                "{} tickets for the contest of epoch {epoch} ({:.1} s)",
+                                t.len(),
+                                took.as_secs_f64()
                             ));
                             self.pool = t;
                             self.pool_epoch = Some(epoch);
@@ -629,11 +674,21 @@ impl ChainTask {
         match self.import(block).await {
             Ok(_) => {
                 self.sh.status.send_modify(|s| s.authored += 1);
+                let by_ticket = lock(&self.sh.chain)
+                    .importable_parent(&hash)
+                    .and_then(|e| e.state.clone())
+                    .is_some_and(|st| {
+                        matches!(
+                            st.safrole.gamma_s,
+                            jam_state::types::TicketsOrKeys::Tickets(_)
+                        )
+                    });
                 self.sh.log(format_args!(
-                    "slot {slot}: authored #{} {} on {} ({tickets} tickets)",
+                    "slot {slot}: authored #{} {} on {} ({}-sealed, {tickets} tickets)",
                     best.height + 1,
                     short(&hash),
-                    short(&best.hash)
+                    short(&best.hash),
+                    if by_ticket { "ticket" } else { "fallback" }
                 ));
             }
             Err(e) => self
@@ -661,6 +716,7 @@ impl ChainTask {
             return;
         }
         self.ticket_job = Some(epoch);
+        let clock = self.sh.clock.get().copied();
         let (params, ring, keys, cmd) = (
             self.sh.params.clone(),
             self.ring.clone(),
@@ -668,12 +724,26 @@ impl ChainTask {
             self.sh.cmd.clone(),
         );
         tokio::spawn(async move {
+            let t0 = std::time::Instant::now();
             let result = tokio::task::spawn_blocking(move || {
-                tickets_for_state(&params, &ring, &state, &keys).map_err(|e| e.to_string())
+                ticket_pool().install(|| {
+                    // The job may have waited behind others: skip a contest that is over.
+                    let now = clock.map_or(0, |c| c.now());
+                    let (e, m) = (now / params.epoch_length, now % params.epoch_length);
+                    if e > epoch || (e == epoch && m >= params.ticket_contest_duration) {
+                        return Err("the contest ended before the proofs could start".into());
+                    }
+                    tickets_for_state(&params, &ring, &state, &keys).map_err(|e| e.to_string())
+                })
             })
             .await
             .unwrap_or_else(|e| Err(e.to_string()));
-            let _ = cmd.send(Cmd::Tickets { epoch, result });
+            let took = t0.elapsed();
+            let _ = cmd.send(Cmd::Tickets {
+                epoch,
+                result,
+                took,
+            });
         });
     }
 }

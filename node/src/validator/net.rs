@@ -72,6 +72,7 @@ impl Handler for Net {
         if let Some(p) = lock(&self.sh.peers).get_mut(&peer.peer_key) {
             p.announce = Some(tx);
         }
+        self.sh.publish();
         // Catch up on the peer's leaves (e.g. after our restart).
         for leaf in their.leaves {
             if !self.sh.known(&leaf.hash) {
@@ -218,7 +219,11 @@ pub(super) fn on_connection(sh: &Arc<Shared>, net: &Arc<Net>, conn: Connection) 
     ));
     sh.publish();
     conn.serve(net.clone());
-    if conn.is_initiator() {
+    let up0 = sh
+        .grid
+        .as_ref()
+        .is_none_or(|g| g.wants_block_announcements(&sh.me, &key));
+    if conn.is_initiator() && up0 {
         conn.run_block_announcements(net.clone());
     }
     let sh = sh.clone();
