@@ -276,9 +276,7 @@ impl RingContext {
     /// keys are used (extra tail keys are ignored, as in `ark-vrf`).
     pub fn ring_commitment(&self, keys: &[BandersnatchPublic]) -> RingCommitment {
         let points: Vec<bs::AffinePoint> = keys.iter().map(Self::ring_point).collect();
-        let (empty, lagrangian) = self
-            .builder
-            .get_or_init(|| self.params.verifier_key_builder());
+        let (empty, lagrangian) = self.commitment_builder();
         let mut builder = empty.clone();
         let commitment = match builder.append(&points, lagrangian) {
             Ok(()) => builder.finalize().commitment(),
@@ -290,6 +288,18 @@ impl RingContext {
             .serialize_compressed(&mut out[..])
             .expect("a ring commitment is 144 bytes");
         out
+    }
+
+    /// Builds the commitment key (the SRS in Lagrangian form) now rather than at the first
+    /// epoch change: a long-running node or fuzz target calls this at start-up so no
+    /// block import pays for it.
+    pub fn prepare(&self) {
+        self.commitment_builder();
+    }
+
+    fn commitment_builder(&self) -> &(bs::RingVerifierKeyBuilder, RingBuilderPcsParams) {
+        self.builder
+            .get_or_init(|| self.params.verifier_key_builder())
     }
 
     /// A verifier for the ring with root `commitment`, to check many proofs against it.

@@ -67,6 +67,8 @@ impl Target {
     pub fn new(params: Params, quiet: bool) -> Result<Target, String> {
         let ring =
             RingContext::new(params.validators()).map_err(|e| format!("ring context: {e}"))?;
+        // Pay for the ring commitment key before serving, not in the first epoch-change reply.
+        ring.prepare();
         // The fuzz protocol scales L down for the tiny spec (14400 / 600 = 24).
         let max_ancestry = if params.name == "tiny" {
             24
