@@ -248,7 +248,6 @@ mod tests {
         assert_eq!(c("v/traces/fallback/genesis.bin"), None);
         assert_eq!(c("v/traces/safrole/00000001.bin"), Some(Suite::Traces));
         assert_eq!(
-            c("v/stf/traces/tiny/x.bin"),
             Some(Suite::Stf("traces".into()))
         );
         assert_eq!(
