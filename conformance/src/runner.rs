@@ -248,9 +248,6 @@ mod tests {
         assert_eq!(c("v/traces/fallback/genesis.bin"), None);
         assert_eq!(c("v/traces/safrole/00000001.bin"), Some(Suite::Traces));
         assert_eq!(
-            Some(Suite::Stf("traces".into()))
-        );
-        assert_eq!(
             c("pvm-test-vectors/programs/inst_add_32.json"),
             Some(Suite::Pvm)
         );
