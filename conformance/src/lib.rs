@@ -90,3 +90,32 @@ pub mod shuffle;
 pub mod stf;
 pub mod traces;
 pub mod trie;
+
+/// Runs every entry of a JSON-array vector file (`trie.json`, `shuffle_tests.json`): one
+/// outcome per entry, named `path#index`.
+pub fn run_json_array(
+    path: &Path,
+    run_case: impl Fn(&serde_json::Value) -> CaseResult,
+) -> Vec<CaseOutcome> {
+    let cases = std::fs::read(path)
+        .map_err(|e| CaseError::failed(format!("read {}: {e}", path.display())))
+        .and_then(|b| {
+            serde_json::from_slice::<serde_json::Value>(&b)
+                .map_err(|e| CaseError::failed(format!("parse {}: {e}", path.display())))
+        });
+    match cases {
+        Ok(serde_json::Value::Array(cases)) => cases
+            .iter()
+            .enumerate()
+            .map(|(i, case)| CaseOutcome {
+                name: format!("{}#{i}", path.display()),
+                result: run_case(case),
+            })
+            .collect(),
+        Ok(_) => vec![CaseOutcome::of_file(
+            path,
+            Err(CaseError::failed("expected a JSON array")),
+        )],
+        Err(e) => vec![CaseOutcome::of_file(path, Err(e))],
+    }
+}

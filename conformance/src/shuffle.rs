@@ -51,27 +51,5 @@ fn run_case(case: &Value) -> CaseResult {
 
 /// Runs every entry of a `shuffle_tests.json` file: one outcome per entry, named `path#index`.
 pub fn run_file(path: &Path) -> Vec<CaseOutcome> {
-    let cases = match std::fs::read(path)
-        .map_err(|e| CaseError::failed(format!("read {}: {e}", path.display())))
-        .and_then(|b| {
-            serde_json::from_slice::<Value>(&b)
-                .map_err(|e| CaseError::failed(format!("parse {}: {e}", path.display())))
-        }) {
-        Ok(Value::Array(cases)) => cases,
-        Ok(_) => {
-            return vec![CaseOutcome::of_file(
-                path,
-                Err(CaseError::failed("expected a JSON array")),
-            )]
-        }
-        Err(e) => return vec![CaseOutcome::of_file(path, Err(e))],
-    };
-    cases
-        .iter()
-        .enumerate()
-        .map(|(i, case)| CaseOutcome {
-            name: format!("{}#{i}", path.display()),
-            result: run_case(case),
-        })
-        .collect()
+    crate::run_json_array(path, run_case)
 }

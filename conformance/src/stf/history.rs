@@ -3,7 +3,6 @@
 use super::vector::{compare, load};
 use crate::{CaseOutcome, CaseResult};
 use jam_consensus::history::{self, HistoryInput};
-use jam_state::codec::{CodecError, Decode, Encode, Reader};
 use jam_state::jam_codec;
 use jam_state::types::{HeaderHash, OpaqueHash, RecentBlocks, ReportedWorkPackage, StateRoot};
 use serde::{Deserialize, Serialize};
@@ -27,31 +26,15 @@ jam_codec! {
     }
 }
 
-/// One history case. The output is `NULL`: nothing in the binary form, `null` in JSON.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TestCase {
-    pub input: Input,
-    pub pre_state: State,
-    pub output: (),
-    pub post_state: State,
-}
-
-impl Encode for TestCase {
-    fn encode_to(&self, out: &mut Vec<u8>) {
-        self.input.encode_to(out);
-        self.pre_state.encode_to(out);
-        self.post_state.encode_to(out);
-    }
-}
-
-impl Decode for TestCase {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, CodecError> {
-        Ok(TestCase {
-            input: Input::decode(r).map_err(|e| e.at_field("input"))?,
-            pre_state: State::decode(r).map_err(|e| e.at_field("pre_state"))?,
-            output: (),
-            post_state: State::decode(r).map_err(|e| e.at_field("post_state"))?,
-        })
+jam_codec! {
+    /// One history case. The output is `NULL`: nothing in the binary form, `null` in JSON.
+    /// The `NULL` output encodes to nothing and shows as `null` in JSON.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct TestCase {
+        pub input: Input,
+        pub pre_state: State,
+        pub output: (),
+        pub post_state: State,
     }
 }
 
