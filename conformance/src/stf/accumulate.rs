@@ -4,6 +4,7 @@
 //! them into the state-key representation accumulation works on, and compares the posterior the
 //! same way (the expected accounts are converted through the same keys).
 
+use super::preimages::{PreimagesBlobMapEntry, PreimagesRequestsMapEntry};
 use super::vector::{compare, load};
 use crate::{CaseOutcome, CaseResult};
 use jam_consensus::accumulate::keys::{
@@ -30,33 +31,6 @@ jam_codec! {
     pub struct StorageMapEntry {
         pub key: Bytes,
         pub value: Bytes,
-    }
-}
-
-jam_codec! {
-    /// a_p entry.
-    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-    pub struct PreimagesBlobMapEntry {
-        pub hash: OpaqueHash,
-        pub blob: Bytes,
-    }
-}
-
-jam_codec! {
-    /// a_l key.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-    pub struct PreimagesRequestsMapKey {
-        pub hash: OpaqueHash,
-        pub length: u32,
-    }
-}
-
-jam_codec! {
-    /// a_l entry.
-    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-    pub struct PreimagesRequestsMapEntry {
-        pub key: PreimagesRequestsMapKey,
-        pub value: Vec<TimeSlot>,
     }
 }
 
