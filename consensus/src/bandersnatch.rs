@@ -11,6 +11,10 @@
 //! The VRF input point is `hash_to_curve(context)` (Elligator 2), the additional data is the
 //! message; `Y(signature)` is the first 32 bytes of the suite's output-point hash.
 //!
+//! IETF signatures are verified by the `ietf` submodule (same equations and transcript as `ark-vrf`, with
+//! double-scalar multiplications and precomputed multiples), and points are subgroup-checked
+//! with two Legendre symbols instead of a multiplication by the group order.
+//!
 //! The ring SNARK needs the Zcash powers-of-tau SRS (BLS12-381, 2^11 powers, uncompressed
 //! arkworks serialization), embedded here as [`ZCASH_SRS`]. Parsing it and preparing the
 //! PIOP parameters is done once per ring size in a [`RingContext`]; a [`RingCache`] owned by
@@ -19,6 +23,8 @@
 use ark_vrf::reexports::ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use ark_vrf::suites::bandersnatch as bs;
 use std::sync::{Arc, Mutex, OnceLock};
+
+mod ietf;
 
 /// Length of a Bandersnatch public key.
 pub const PUBLIC_LEN: usize = 32;
@@ -76,7 +82,13 @@ fn vrf_input(data: &[u8]) -> Option<bs::Input> {
 
 /// Decodes a public key, requiring a point of the prime-order subgroup.
 fn decode_public(key: &BandersnatchPublic) -> Option<bs::Public> {
-    bs::Public::deserialize_compressed(&key[..]).ok()
+    ietf::decode_point(&key[..]).map(bs::Public::from)
+}
+
+/// Decodes an output point (the first 32 bytes of a signature), requiring a point of the
+/// prime-order subgroup.
+fn decode_output(signature: &[u8]) -> Option<bs::Output> {
+    ietf::decode_point(signature.get(..PUBLIC_LEN)?).map(bs::Output::from)
 }
 
 /// Whether `key` encodes a point of the prime-order subgroup (a usable public key; other keys
@@ -95,7 +107,7 @@ pub fn verify_ietf(
     aux: &[u8],
     signature: &[u8; IETF_SIGNATURE_LEN],
 ) -> Option<[u8; 32]> {
-    let public = DecodedPublic(decode_public(public)?);
+    let public = DecodedPublic::new(decode_public(public)?);
     let output = VrfOutput::decode(signature)?;
     verify_ietf_decoded(&public, vrf_input_data, aux, &output, signature)
 }
@@ -109,11 +121,19 @@ pub fn verify_ietf_decoded(
     output: &VrfOutput,
     signature: &[u8; IETF_SIGNATURE_LEN],
 ) -> Option<[u8; 32]> {
-    use ark_vrf::ietf::Verifier;
     let proof = bs::IetfProof::deserialize_compressed(&signature[PUBLIC_LEN..]).ok()?;
     let input = vrf_input(vrf_input_data)?;
-    public.0.verify(input, output.point, aux, &proof).ok()?;
-    Some(output.hash)
+    let key = &public.0;
+    ietf::verify(
+        &key.point.0,
+        &key.multiples,
+        &input.0,
+        &output.point.0,
+        aux,
+        &proof.c,
+        &proof.s,
+    )
+    .then_some(output.hash)
 }
 
 /// The output point of a VRF signature or ring proof (its first 32 bytes), decoded and
@@ -128,7 +148,7 @@ impl VrfOutput {
     /// Decodes the output point at the start of `signature` (`None` when it is not a point
     /// of the prime-order subgroup). Does **not** verify the signature.
     pub fn decode(signature: &[u8]) -> Option<VrfOutput> {
-        let point = bs::Output::deserialize_compressed(signature.get(..PUBLIC_LEN)?).ok()?;
+        let point = decode_output(signature)?;
         Some(VrfOutput {
             point,
             hash: output_hash(&point),
@@ -141,9 +161,23 @@ impl VrfOutput {
     }
 }
 
-/// A public key decoded to a point of the prime-order subgroup.
-#[derive(Clone, Copy, Debug)]
-pub struct DecodedPublic(bs::Public);
+/// A public key decoded to a point of the prime-order subgroup, with the odd multiples
+/// its IETF verifications use (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct DecodedPublic(Arc<DecodedKey>);
+
+#[derive(Debug)]
+struct DecodedKey {
+    point: bs::Public,
+    multiples: Vec<bs::AffinePoint>,
+}
+
+impl DecodedPublic {
+    fn new(point: bs::Public) -> Self {
+        let multiples = ietf::odd_multiples_affine(&point.0, ietf::KEY_WINDOW);
+        DecodedPublic(Arc::new(DecodedKey { point, multiples }))
+    }
+}
 
 /// Decoded public keys by their encoding, at most `capacity` of them (the whole cache is
 /// dropped when full). Validator keys repeat block after block; decoding one (with its
@@ -184,17 +218,26 @@ impl KeyCache {
     /// `key` decoded, `None` when it is not a point of the prime-order subgroup.
     pub fn decode(&self, key: &BandersnatchPublic) -> Option<DecodedPublic> {
         if let Some(hit) = self.lock().get(key) {
-            return *hit;
+            return hit.clone();
         }
-        let decoded = decode_public(key).map(DecodedPublic);
+        let decoded = decode_public(key).map(DecodedPublic::new);
         if self.capacity > 0 {
             let mut entries = self.lock();
             if entries.len() >= self.capacity {
                 entries.clear();
             }
-            entries.insert(*key, decoded);
+            entries.insert(*key, decoded.clone());
         }
         decoded
+    }
+
+    /// The process-wide cache (of [`Self::DEFAULT_CAPACITY`] keys) that
+    /// [`crate::import::ImportContext`]s share by default, so that a caller building a fresh
+    /// context per block still decodes each author key once. Decoding is a pure function of
+    /// the key bytes, so sharing it is safe.
+    pub fn shared() -> Arc<KeyCache> {
+        static SHARED: OnceLock<Arc<KeyCache>> = OnceLock::new();
+        SHARED.get_or_init(|| Arc::new(KeyCache::default())).clone()
     }
 
     /// How many keys are cached.
@@ -293,7 +336,9 @@ impl RingContext {
     /// Builds the commitment key (the SRS in Lagrangian form) now rather than at the first
     /// epoch change: a long-running node or fuzz target calls this at start-up so no
     /// block import pays for it.
+    /// It also builds the process-wide IETF verification tables (generator multiples).
     pub fn prepare(&self) {
+        ietf::prepare();
         self.commitment_builder();
     }
 
@@ -339,7 +384,7 @@ impl RingVerifier {
         proof: &[u8; RING_PROOF_LEN],
     ) -> Option<[u8; 32]> {
         use ark_vrf::ring::Verifier;
-        let output = bs::Output::deserialize_compressed(&proof[..PUBLIC_LEN]).ok()?;
+        let output = decode_output(&proof[..])?;
         let ring_proof = bs::RingProof::deserialize_compressed(&proof[PUBLIC_LEN..]).ok()?;
         let input = vrf_input(vrf_input_data)?;
         bs::Public::verify(input, output, aux, &ring_proof, &self.inner).ok()?;

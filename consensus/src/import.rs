@@ -39,7 +39,7 @@ use jam_state::params::Params;
 use jam_state::state::{AccumulationOutput, SafroleGamma, State};
 use jam_state::types::*;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// What block import needs beyond the prior state: cached crypto parameters and chain context.
 #[derive(Clone, Debug)]
@@ -57,7 +57,8 @@ pub struct ImportContext {
     pub ancestry: Option<HashMap<HeaderHash, TimeSlot>>,
     /// The current wall-clock slot `⌊T/P⌋`, if any: blocks from the future are rejected.
     pub now_slot: Option<TimeSlot>,
-    /// Decoded Bandersnatch keys (block authors), shared by clones of the context.
+    /// Decoded Bandersnatch keys (block authors), shared by clones of the context (and, by
+    /// default, by every context of the process: [`bandersnatch::KeyCache::shared`]).
     pub keys: Arc<bandersnatch::KeyCache>,
 }
 
@@ -73,13 +74,26 @@ impl ImportContext {
     pub fn with_ring(ring: Arc<RingContext>) -> Self {
         ImportContext {
             ring,
-            accumulate: AccumulateConfig::default(),
+            accumulate: shared_accumulate_config(),
             prior_state_root: None,
             parent_hash: None,
             ancestry: None,
             now_slot: None,
-            keys: Default::default(),
+            keys: bandersnatch::KeyCache::shared(),
         }
+    }
+}
+
+/// [`AccumulateConfig::default`], but with one process-wide program cache, so that a caller
+/// building a fresh [`ImportContext`] per block (the fuzz target) still decodes each service
+/// code once rather than at every accumulation (profiled: ~11M instructions per block). The
+/// cache only hands out an entry whose stored blob equals the code being run, so sharing it
+/// across states is safe.
+fn shared_accumulate_config() -> AccumulateConfig {
+    static PROGRAMS: OnceLock<Arc<accumulate::programs::ProgramCache>> = OnceLock::new();
+    AccumulateConfig {
+        programs: PROGRAMS.get_or_init(Default::default).clone(),
+        ..AccumulateConfig::default()
     }
 }
 
@@ -622,7 +636,7 @@ pub fn verify_seal_and_entropy(
 }
 
 /// The block author's key `H_a`, as encoded and decoded (`None`: not a valid point).
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct SealAuthor<'a> {
     key: &'a BandersnatchPublic,
     decoded: Option<bandersnatch::DecodedPublic>,
