@@ -231,14 +231,6 @@ impl KeyCache {
         decoded
     }
 
-    /// The process-wide cache (of [`Self::DEFAULT_CAPACITY`] keys) that
-    /// [`crate::import::ImportContext`]s share by default, so that a caller building a fresh
-    /// context per block still decodes each author key once. Decoding is a pure function of
-    /// the key bytes, so sharing it is safe.
-    pub fn shared() -> Arc<KeyCache> {
-        static SHARED: OnceLock<Arc<KeyCache>> = OnceLock::new();
-        SHARED.get_or_init(|| Arc::new(KeyCache::default())).clone()
-    }
 
     /// How many keys are cached.
     pub fn len(&self) -> usize {

@@ -39,7 +39,7 @@ use jam_state::params::Params;
 use jam_state::state::{AccumulationOutput, SafroleGamma, State};
 use jam_state::types::*;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// What block import needs beyond the prior state: cached crypto parameters and chain context.
 #[derive(Clone, Debug)]
@@ -57,8 +57,8 @@ pub struct ImportContext {
     pub ancestry: Option<HashMap<HeaderHash, TimeSlot>>,
     /// The current wall-clock slot `⌊T/P⌋`, if any: blocks from the future are rejected.
     pub now_slot: Option<TimeSlot>,
-    /// Decoded Bandersnatch keys (block authors), shared by clones of the context (and, by
-    /// default, by every context of the process: [`bandersnatch::KeyCache::shared`]).
+    /// Decoded Bandersnatch keys (block authors), shared by clones of the context: callers
+    /// importing many blocks clone one context so keys are decoded once.
     pub keys: Arc<bandersnatch::KeyCache>,
 }
 
@@ -74,26 +74,13 @@ impl ImportContext {
     pub fn with_ring(ring: Arc<RingContext>) -> Self {
         ImportContext {
             ring,
-            accumulate: shared_accumulate_config(),
+            accumulate: AccumulateConfig::default(),
             prior_state_root: None,
             parent_hash: None,
             ancestry: None,
             now_slot: None,
-            keys: bandersnatch::KeyCache::shared(),
+            keys: Default::default(),
         }
-    }
-}
-
-/// [`AccumulateConfig::default`], but with one process-wide program cache, so that a caller
-/// building a fresh [`ImportContext`] per block (the fuzz target) still decodes each service
-/// code once rather than at every accumulation (profiled: ~11M instructions per block). The
-/// cache only hands out an entry whose stored blob equals the code being run, so sharing it
-/// across states is safe.
-fn shared_accumulate_config() -> AccumulateConfig {
-    static PROGRAMS: OnceLock<Arc<accumulate::programs::ProgramCache>> = OnceLock::new();
-    AccumulateConfig {
-        programs: PROGRAMS.get_or_init(Default::default).clone(),
-        ..AccumulateConfig::default()
     }
 }
 

@@ -36,7 +36,8 @@ pub const APP_NAME: &str = "jam-rust";
 /// Process-wide target configuration shared by every session.
 pub struct Target {
     params: Params,
-    ring: Arc<RingContext>,
+    /// Cloned for each import: clones share the ring context and the key and program caches.
+    import_ctx: ImportContext,
     /// `L`: how many recent headers the lookup-anchor check may use.
     max_ancestry: usize,
     quiet: bool,
@@ -77,7 +78,7 @@ impl Target {
         };
         Ok(Target {
             params,
-            ring: Arc::new(ring),
+            import_ctx: ImportContext::with_ring(Arc::new(ring)),
             max_ancestry,
             quiet,
         })
@@ -263,7 +264,8 @@ impl<'t> Session<'t> {
             return Ok(Message::Error(msg));
         };
 
-        let mut ctx = ImportContext::with_ring(target.ring.clone());
+        // A clone shares the context's key and program caches across blocks.
+        let mut ctx = target.import_ctx.clone();
         ctx.prior_state_root = Some(parent.root);
         ctx.parent_hash = Some(parent.hash);
         if features & FEATURE_ANCESTRY != 0 {
