@@ -1,6 +1,7 @@
 //! Validator connectivity: preferred initiator, grid neighbours, UP 0 peers (JAMNP-S § "Required connectivity", § "Grid structure").
 
-use jam_state::types::{Ed25519Public, ValidatorMetadata};
+use jam_state::state::State;
+use jam_state::types::{Ed25519Public, ValidatorMetadata, ValidatorsData};
 use std::net::{Ipv6Addr, SocketAddrV6};
 
 /// P(a, b): the preferred initiator of the connection between validators `a` and `b`:
@@ -42,7 +43,7 @@ pub fn grid_neighbours(i: usize, validators: usize) -> Vec<usize> {
 }
 
 /// The validator sets around now (previous, current, next epoch), as Ed25519 keys.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ValidatorSets {
     pub previous: Vec<Ed25519Public>,
     pub current: Vec<Ed25519Public>,
@@ -50,6 +51,17 @@ pub struct ValidatorSets {
 }
 
 impl ValidatorSets {
+    /// λ, κ and γ_k of a state: the previous, current and next epoch's validators.
+    pub fn from_state(s: &State) -> Self {
+        let keys =
+            |v: &ValidatorsData| -> Vec<Ed25519Public> { v.iter().map(|d| d.ed25519).collect() };
+        ValidatorSets {
+            previous: keys(&s.previous_validators),
+            current: keys(&s.active_validators),
+            next: keys(&s.safrole.gamma_k),
+        }
+    }
+
     fn sets(&self) -> [&[Ed25519Public]; 3] {
         [&self.previous, &self.current, &self.next]
     }
@@ -126,6 +138,12 @@ pub fn ticket_send_delay(epoch_len: u32) -> u32 {
 /// max(⌊E/20⌋, 1).
 pub fn ticket_forward_delay(epoch_len: u32) -> u32 {
     (epoch_len / 20).max(1)
+}
+
+/// CE 132 timing: forwarding is spread evenly until half-way through the Safrole lottery
+/// period, i.e. until slot ⌊Y/2⌋ of the epoch.
+pub fn ticket_forward_end(contest_len: u32) -> u32 {
+    contest_len / 2
 }
 
 /// A validator's endpoint from its metadata: 16-byte IPv6 address, then a little-endian port.
@@ -214,6 +232,8 @@ mod tests {
         assert_eq!(connectivity_change_delay(12), 1);
         assert_eq!(ticket_send_delay(600), 10);
         assert_eq!(ticket_forward_delay(600), 30);
+        assert_eq!(ticket_forward_end(500), 250);
+        assert_eq!(ticket_forward_end(10), 5);
     }
 
     #[test]

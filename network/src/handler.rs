@@ -4,6 +4,9 @@
 //! `max_concurrent_streams` at once, enforced by QUIC flow control). A handler returning
 //! `None`/`false` rejects the request: the stream is reset. Kinds without a handler method
 //! (CE 133/134/137–140/146–148) go to [`Handler::on_other_stream`], which by default resets.
+//! Validator-only kinds ([`StreamKind::is_validator_only`]) opened by a peer the handler does
+//! not consider a validator ([`Handler::is_validator`]) are reset with
+//! [`codes::NOT_A_VALIDATOR`] before any message is read.
 
 use crate::endpoint::{AnnouncementSender, BlockAnnouncements, Connection};
 use crate::messages::{
@@ -13,7 +16,7 @@ use crate::stream::{codes, Stream, StreamError, StreamKind};
 use crate::work_messages::{
     Assurance, AuditAnnouncement, AuditEvidence, Judgment, JudgmentGuarantee, PreimageAnnouncement,
 };
-use jam_state::types::{Block, OpaqueHash, ReportGuarantee, WorkReport};
+use jam_state::types::{Block, Ed25519Public, OpaqueHash, ReportGuarantee, WorkReport};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
@@ -23,6 +26,13 @@ use tokio::task::JoinHandle;
 pub trait Handler: Send + Sync + 'static {
     /// Our UP 0 handshake: latest finalized block and current leaves.
     fn handshake(&self) -> Handshake;
+
+    /// Whether `key` is a validator of the previous, current or next epoch (JAMNP-S § "UP 0":
+    /// "validator"); validator-only streams from other peers are refused. Default: everyone
+    /// (nodes that track no validator sets).
+    fn is_validator(&self, key: &Ed25519Public) -> bool {
+        true
+    }
 
     /// A UP 0 stream with `peer` is up: their handshake, and the sender for our announcements
     /// (dropping it finishes our direction).
@@ -206,6 +216,10 @@ fn conclude(s: &mut Stream, ok: bool) -> Result<(), StreamError> {
 
 async fn dispatch<H: Handler>(c: &Connection, h: &H, mut s: Stream) -> Result<(), StreamError> {
     use StreamKind as K;
+    if s.kind().is_validator_only() && !h.is_validator(&c.peer_key) {
+        s.reset(codes::NOT_A_VALIDATOR);
+        return Ok(());
+    }
     match s.kind() {
         K::BLOCK_ANNOUNCEMENT => {
             let ba = BlockAnnouncements::handshake(s, &h.handshake()).await?;

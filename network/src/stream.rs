@@ -68,6 +68,13 @@ impl StreamKind {
     pub fn is_known(self) -> bool {
         matches!(self.0, 0 | 128 | 129 | 131..=148)
     }
+
+    /// Whether the spec expects the stream's initiator to be a validator (`Validator`,
+    /// `Guarantor`, `Assurer` or `Auditor` on the left of `X -> Y`; JAMNP-S § "Notation"):
+    /// every CE kind but 128, 129 (`Node ->`), 133, 146 (`Builder ->`) and 142 (`Node ->`).
+    pub fn is_validator_only(self) -> bool {
+        matches!(self.0, 131 | 132 | 134..=141 | 143..=145 | 147 | 148)
+    }
 }
 
 const KIB: usize = 1024;
@@ -142,6 +149,9 @@ pub mod codes {
     pub const BAD_KIND: u32 = 4;
     /// A newer UP stream of the same kind replaced this one.
     pub const SUPERSEDED: u32 = 5;
+    /// A validator-only stream opened by a peer that is not a validator of the previous,
+    /// current or next epoch.
+    pub const NOT_A_VALIDATOR: u32 = 6;
 }
 
 /// Errors on a stream.

@@ -13,12 +13,19 @@
 //! Announcements: every imported block (own or fetched) is announced on every UP 0 stream, so
 //! blocks also spread when UP 0 runs between grid neighbours only ([`NodeConfig::grid`]).
 //!
-//! Tickets: when the best block is in an epoch's contest period (`slot mod E < Y`), the node
-//! makes its own `N` ticket proofs for that contest in the background and offers them to its
-//! own blocks (local pool only: tickets are not yet distributed over CE 131/132).
+//! Tickets ([`tickets`]): when the best block is in an epoch's contest period (`slot mod E <
+//! Y`), the node makes its own `N` ticket proofs for that contest in the background and
+//! distributes them over JAMNP-S CE 131 (to each ticket's proxy validator) and CE 132 (the
+//! proxy to all current validators). Every node verifies the tickets it receives and keeps
+//! them in a bounded pool, from which its blocks take the best ones (GP 6.29–6.34).
+//!
+//! Validator sets ([`net`]): the node dials every validator of the previous, current and next
+//! epochs, applies a new epoch's sets per JAMNP-S § "Epoch transitions", and refuses
+//! validator-only streams from peers outside them.
 
 pub mod chain;
 mod net;
+pub mod tickets;
 
 use chain::{BlockId, Chain};
 use jam_consensus::author::{author_block, tickets_for_state};
@@ -32,7 +39,8 @@ use jam_state::params::Params;
 use jam_state::state::State;
 use jam_state::store::{BlockCommit, RocksStore, StateUpdate, Store};
 use jam_state::types::{
-    Block, Ed25519Public, Extrinsic, Header, HeaderHash, OpaqueHash, TicketEnvelope, TimeSlot,
+    Block, Ed25519Public, Extrinsic, Header, HeaderHash, OpaqueHash, StateRoot, TicketEnvelope,
+    TimeSlot,
 };
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -67,7 +75,8 @@ pub struct NodeConfig {
     pub base_path: PathBuf,
     pub listen: SocketAddr,
     pub peers: Vec<PeerAddr>,
-    /// Make and include own Safrole tickets.
+    /// Make own Safrole tickets and distribute them (CE 131/132); tickets received from
+    /// other validators are pooled and included either way.
     pub tickets: bool,
     /// Author no block after this slot (testnets with a slot budget).
     pub last_slot: Option<TimeSlot>,
@@ -127,8 +136,10 @@ pub struct NodeStatus {
     pub authored: u32,
     /// Blocks imported from peers.
     pub imported: u32,
-    /// Own tickets in the pool (for the current contest).
+    /// Own tickets made for the current contest.
     pub tickets: usize,
+    /// Tickets in the pool for the next epoch (own and received over CE 131/132).
+    pub ticket_pool: usize,
     /// The last error (import failure, ...), if any.
     pub last_error: Option<String>,
 }
@@ -166,9 +177,16 @@ struct Shared {
     cmd: mpsc::UnboundedSender<Cmd>,
     status: watch::Sender<NodeStatus>,
     clock: OnceLock<SlotClock>,
-    /// Our network key, and the validator sets when UP 0 follows the grid.
+    /// Our network key.
     me: Ed25519Public,
-    grid: Option<jam_network::grid::ValidatorSets>,
+    /// The validator sets of the applied epoch (JAMNP-S § "Epoch transitions").
+    sets: Mutex<jam_network::grid::ValidatorSets>,
+    /// UP 0 towards grid neighbours only.
+    grid: bool,
+    /// Ring context for ticket verification.
+    ring: Arc<RingContext>,
+    /// The ticket pool and CE 131/132 queues.
+    tickets: Mutex<tickets::Tickets>,
     verbose: bool,
 }
 
@@ -218,6 +236,25 @@ impl Shared {
 
     fn known(&self, hash: &HeaderHash) -> bool {
         lock(&self.chain).contains(hash)
+    }
+
+    /// The slot now: the clock's, else the best block's.
+    fn now_slot(&self) -> TimeSlot {
+        match self.clock.get() {
+            Some(c) => c.now(),
+            None => lock(&self.chain).best().slot,
+        }
+    }
+
+    /// Republishes the ticket pool size for the next epoch.
+    fn publish_tickets(&self) {
+        let next = self.now_slot() / self.params.epoch_length + 1;
+        let n = lock(&self.tickets).pool_len(next);
+        self.status.send_if_modified(|s| {
+            let changed = s.ticket_pool != n;
+            s.ticket_pool = n;
+            changed
+        });
     }
 }
 
@@ -359,43 +396,40 @@ impl Node {
             status: watch::Sender::new(status),
             clock: OnceLock::new(),
             me: cfg.keys.ed25519_public(),
-            grid: cfg.grid.then(|| {
-                let keys = |v: &jam_state::types::ValidatorsData| -> Vec<Ed25519Public> {
-                    v.iter().map(|d| d.ed25519).collect()
-                };
-                let g = &cfg.genesis_state;
-                jam_network::grid::ValidatorSets {
-                    previous: keys(&g.previous_validators),
-                    current: keys(&g.active_validators),
-                    next: keys(&g.safrole.gamma_k),
-                }
-            }),
+            sets: Mutex::new(jam_network::grid::ValidatorSets::from_state(
+                &cfg.genesis_state,
+            )),
+            grid: cfg.grid,
+            ring: cfg.ring.clone(),
+            tickets: Mutex::new(tickets::Tickets::new(
+                Arc::new(cfg.params.clone()),
+                cfg.keys.ed25519_public(),
+            )),
             verbose: cfg.verbose,
         });
         let net = Arc::new(net::Net { sh: shared.clone() });
-        let mut tasks = vec![tokio::spawn(net::accept_loop(
-            shared.clone(),
-            net.clone(),
-            endpoint.clone(),
-        ))];
-        let me = cfg.keys.ed25519_public();
-        for p in cfg.peers.iter().filter(|p| p.key != me) {
-            tasks.push(tokio::spawn(net::dial_loop(
+        let tasks = vec![
+            tokio::spawn(net::accept_loop(
                 shared.clone(),
                 net.clone(),
                 endpoint.clone(),
-                *p,
-                me,
-            )));
-        }
+            )),
+            tokio::spawn(net::connectivity(
+                shared.clone(),
+                net.clone(),
+                endpoint.clone(),
+                cfg.peers.clone(),
+                Arc::new(cfg.genesis_state),
+            )),
+        ];
         let actor = ChainTask {
             sh: shared.clone(),
+            import_ctx: ImportContext::with_ring(cfg.ring.clone()),
             ring: cfg.ring,
             keys: Arc::new(cfg.keys),
             tickets: cfg.tickets,
             last_slot: cfg.last_slot,
-            pool: Vec::new(),
-            pool_epoch: None,
+            own_epoch: None,
             ticket_job: None,
         };
         let chain_task = Some(tokio::spawn(actor.run(rx)));
@@ -452,6 +486,77 @@ impl Node {
     }
 }
 
+/// A read-only handle on a running node's chain for the RPC server (`crate::rpc`): chain
+/// parameters, best/finalized updates, block metadata and posterior states. Additive hook;
+/// it never changes the chain, and holds the node weakly (a stopped node's store closes;
+/// its reader then knows no blocks).
+#[derive(Clone)]
+pub struct ChainReader {
+    sh: std::sync::Weak<Shared>,
+    params: Arc<Params>,
+}
+
+impl Node {
+    /// A read-only handle on this node's chain (see [`ChainReader`]).
+    pub fn chain_reader(&self) -> ChainReader {
+        ChainReader {
+            sh: Arc::downgrade(&self.shared),
+            params: self.shared.params.clone(),
+        }
+    }
+}
+
+impl ChainReader {
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// The node's status (best and finalized blocks among it), updated on every change;
+    /// closed once the node is gone.
+    pub fn status(&self) -> watch::Receiver<NodeStatus> {
+        match self.sh.upgrade() {
+            Some(sh) => sh.status.subscribe(),
+            None => watch::channel(NodeStatus::default()).1,
+        }
+    }
+
+    /// Parent, slot and posterior state root of an imported block (tree, else store).
+    pub fn block(&self, hash: &HeaderHash) -> Option<(HeaderHash, TimeSlot, StateRoot)> {
+        let sh = self.sh.upgrade()?;
+        if let Some(e) = lock(&sh.chain).importable_parent(hash) {
+            return Some((e.parent, e.slot, e.root));
+        }
+        let info = sh.store.block_info(&hash.0).ok()??;
+        Some((
+            OpaqueHash(info.parent),
+            info.slot,
+            OpaqueHash(info.state_root),
+        ))
+    }
+
+    /// Whether the block is on the best chain.
+    pub fn in_best_chain(&self, hash: &HeaderHash) -> bool {
+        self.sh
+            .upgrade()
+            .is_some_and(|sh| lock(&sh.chain).canonical_after(hash, 0).is_some())
+    }
+
+    /// The posterior state of an imported block: in memory, else read from the store
+    /// (blocking: call it off the async workers).
+    pub fn state(&self, hash: &HeaderHash) -> Option<Arc<State>> {
+        let sh = self.sh.upgrade()?;
+        let in_memory = lock(&sh.chain)
+            .importable_parent(hash)
+            .and_then(|e| e.state.clone());
+        if in_memory.is_some() {
+            return in_memory;
+        }
+        let (_, _, root) = self.block(hash)?;
+        let kvs = sh.store.state_at_root(&root.0).ok()?;
+        State::from_key_values(&kvs, &sh.params).ok().map(Arc::new)
+    }
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         self.shutdown();
@@ -475,12 +580,13 @@ fn ticket_pool() -> &'static rayon::ThreadPool {
 struct ChainTask {
     sh: Arc<Shared>,
     ring: Arc<RingContext>,
+    /// Cloned for each import: clones share the key and program caches.
+    import_ctx: ImportContext,
     keys: Arc<ValidatorSecrets>,
     tickets: bool,
     last_slot: Option<TimeSlot>,
-    /// Own ticket envelopes for the contest of `pool_epoch`.
-    pool: Vec<TicketEnvelope>,
-    pool_epoch: Option<u32>,
+    /// The contest (epoch) our own tickets were made for.
+    own_epoch: Option<u32>,
     /// The epoch a ticket job runs for.
     ticket_job: Option<u32>,
 }
@@ -522,10 +628,8 @@ impl ChainTask {
                                 t.len(),
                                 took.as_secs_f64()
                             ));
-                            self.pool = t;
-                            self.pool_epoch = Some(epoch);
-                            let n = self.pool.len();
-                            self.sh.status.send_modify(|s| s.tickets = n);
+                            self.own_epoch = Some(epoch);
+                            self.own_tickets(epoch, t).await;
                         }
                         Err(e) => self.sh.error(format!("tickets for epoch {epoch}: {e}")),
                     }
@@ -577,7 +681,7 @@ impl ChainTask {
             (p.root, c.would_be_best(&parent, slot, &hash))
         };
         let prior = self.state_of(parent).await?;
-        let mut ctx = ImportContext::with_ring(self.ring.clone());
+        let mut ctx = self.import_ctx.clone();
         ctx.parent_hash = Some(parent);
         ctx.prior_state_root = Some(parent_root);
         ctx.now_slot = self.sh.clock.get().map(SlotClock::now);
@@ -649,12 +753,7 @@ impl ChainTask {
             Ok(s) => s,
             Err(e) => return self.sh.error(format!("slot {slot}: {e}")),
         };
-        let epoch = slot / self.sh.params.epoch_length;
-        let pool = if self.pool_epoch == Some(epoch) {
-            self.pool.clone()
-        } else {
-            Vec::new()
-        };
+        let pool = lock(&self.sh.tickets).candidates(&state, slot);
         let (params, ring, keys) = (self.sh.params.clone(), self.ring.clone(), self.keys.clone());
         let authored = tokio::task::spawn_blocking(move || {
             author_block(&params, &ring, &state, best.hash, slot, &keys, &pool)
@@ -670,7 +769,13 @@ impl ChainTask {
                     .error(format!("slot {slot}: authoring panicked: {e}"))
             }
         };
-        let (hash, tickets) = (block.header.hash(), block.extrinsic.tickets.len());
+        let hash = block.header.hash();
+        let tickets: Vec<String> = block
+            .extrinsic
+            .tickets
+            .iter()
+            .map(|t| tickets::claimed_id(t).map_or("?".into(), |id| tickets::short_id(&id)))
+            .collect();
         match self.import(block).await {
             Ok(_) => {
                 self.sh.status.send_modify(|s| s.authored += 1);
@@ -684,17 +789,44 @@ impl ChainTask {
                         )
                     });
                 self.sh.log(format_args!(
-                    "slot {slot}: authored #{} {} on {} ({}-sealed, {tickets} tickets)",
+                    "slot {slot}: authored #{} {} on {} ({}-sealed, {} tickets{}{})",
                     best.height + 1,
                     short(&hash),
                     short(&best.hash),
-                    if by_ticket { "ticket" } else { "fallback" }
+                    if by_ticket { "ticket" } else { "fallback" },
+                    tickets.len(),
+                    if tickets.is_empty() { "" } else { ": " },
+                    tickets.join(" ")
                 ));
             }
             Err(e) => self
                 .sh
                 .error(format!("slot {slot}: own block rejected: {e}")),
         }
+    }
+
+    /// Our tickets for the contest of `epoch` (used in `epoch + 1`): into the pool and on
+    /// their way to their proxies (JAMNP-S § "CE 131/132").
+    async fn own_tickets(&mut self, epoch: u32, own: Vec<TicketEnvelope>) {
+        self.sh.status.send_modify(|s| s.tickets = own.len());
+        let ctx = match net::ticket_context(&self.sh, epoch + 1).await {
+            Ok(ctx) => ctx,
+            Err(e) => return self.sh.log(format_args!("own tickets dropped: {e}")),
+        };
+        let queued = lock(&self.sh.tickets).add_own(&ctx, &own);
+        for (id, proxy) in queued {
+            self.sh.log(format_args!(
+                "ticket {} for epoch {}: proxy is validator {proxy}{}",
+                tickets::short_id(&id),
+                epoch + 1,
+                if ctx.next.get(proxy) == Some(&self.sh.me) {
+                    " (us: we forward it)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        self.sh.publish_tickets();
     }
 
     /// Starts making our tickets when the best block is in a contest we have none for.
@@ -710,7 +842,7 @@ impl ChainTask {
         let p = &self.sh.params;
         let epoch = best.slot / p.epoch_length;
         if best.slot % p.epoch_length >= p.ticket_contest_duration
-            || self.pool_epoch == Some(epoch)
+            || self.own_epoch == Some(epoch)
             || self.ticket_job.is_some()
         {
             return;
