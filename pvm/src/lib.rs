@@ -21,6 +21,9 @@
 //! - [`invoke`] — Ψ_M (GP A.8): standard init + Ψ_H + result extraction → [`Invocation`].
 //!   [`StandardProgram`] decodes a standard blob once; [`invoke_standard`] is Ψ_M on it, so
 //!   callers can cache decoded programs (e.g. by code hash) across invocations.
+//! - [`asm::assemble`] — the assembler: text in the disassembler's syntax → code blob (A.1),
+//!   standard program blob (A.7) and service code blob (GP 9.4); [`asm::services`] holds the
+//!   services built from `services/*.s`.
 //!
 //! # Design (for speed)
 //!
@@ -56,6 +59,7 @@
 //! - `sbrk` (opcode 101) grows the heap from the end of the standard layout's read-write
 //!   section; without a standard layout it returns 0.
 
+pub mod asm;
 mod host;
 mod initialization;
 mod instructions;
