@@ -3,6 +3,7 @@
 
 use super::keys::{decode_slots, encode_slots, lookup_key, preimage_key, storage_key, StateKey};
 use super::{min_balance, PartialState, Transfer, MIN_PUBLIC_INDEX};
+use crate::general::{self, hash_at, mem_read, output, FetchData, HOST_GAS};
 use jam_pvm::{HostCalls, HostContext, HostResult};
 use jam_state::codec::{decode_exact, encode_natural};
 use jam_state::hash::blake2b_256;
@@ -15,8 +16,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Host-call indices (GP B.4, JIP-1 for `log`).
 pub mod index {
-    pub const GAS: u32 = 0;
-    pub const FETCH: u32 = 1;
+    pub const GAS: u32 = crate::general::index::GAS;
+    pub const FETCH: u32 = crate::general::index::FETCH;
     pub const LOOKUP: u32 = 2;
     pub const READ: u32 = 3;
     pub const WRITE: u32 = 4;
@@ -34,25 +35,11 @@ pub mod index {
     pub const FORGET: u32 = 24;
     pub const YIELD: u32 = 25;
     pub const PROVIDE: u32 = 26;
-    pub const LOG: u32 = 100;
+    pub const LOG: u32 = crate::general::index::LOG;
 }
 
-/// Host-call result constants (GP B.1).
-pub mod code {
-    pub const NONE: u64 = u64::MAX;
-    pub const WHAT: u64 = u64::MAX - 1;
-    pub const OOB: u64 = u64::MAX - 2;
-    pub const WHO: u64 = u64::MAX - 3;
-    pub const FULL: u64 = u64::MAX - 4;
-    pub const CORE: u64 = u64::MAX - 5;
-    pub const CASH: u64 = u64::MAX - 6;
-    pub const LOW: u64 = u64::MAX - 7;
-    pub const HUH: u64 = u64::MAX - 8;
-    pub const OK: u64 = 0;
-}
+pub use crate::general::code;
 
-/// Base gas of every host call (GP B.6/B.7 `g = 10`).
-const HOST_GAS: u64 = 10;
 /// The modulus of the public service index space: `2^32 - S - 2^8`.
 const ID_SPACE: u64 = (1u64 << 32) - MIN_PUBLIC_INDEX as u64 - (1 << 8);
 
@@ -175,52 +162,6 @@ pub(crate) struct AccumulateHost<'a, 'e> {
     pub y: Implications,
 }
 
-/// Reads `len` octets at `addr` (u64 registers), `None` when not readable.
-fn mem_read(c: &HostContext<'_>, addr: u64, len: u64) -> Option<Vec<u8>> {
-    if len == 0 {
-        return Some(Vec::new());
-    }
-    if addr.checked_add(len)? > 1 << 32 {
-        return None;
-    }
-    c.read(addr as u32, len as u32).ok()
-}
-
-/// Writes `data` at `addr`; false when not writable (nothing written).
-fn mem_write(c: &mut HostContext<'_>, addr: u64, data: &[u8]) -> bool {
-    if data.is_empty() {
-        return true;
-    }
-    match addr.checked_add(data.len() as u64) {
-        Some(end) if end <= 1 << 32 => c.write(addr as u32, data).is_ok(),
-        _ => false,
-    }
-}
-
-/// The common tail of fetch/lookup/read/info: writes `v[f..f+l]` at `o`, sets ω7.
-fn output(c: &mut HostContext<'_>, v: Option<&[u8]>, o: u64, f: u64, l: u64) -> HostResult {
-    match v {
-        None => {
-            c.set_reg(7, code::NONE);
-            HostResult::Continue
-        }
-        Some(v) => {
-            let n = v.len() as u64;
-            let f = f.min(n);
-            let l = l.min(n - f);
-            if !mem_write(c, o, &v[f as usize..(f + l) as usize]) {
-                return HostResult::Panic;
-            }
-            c.set_reg(7, n);
-            HostResult::Continue
-        }
-    }
-}
-
-fn hash_at(c: &HostContext<'_>, o: u64) -> Option<OpaqueHash> {
-    mem_read(c, o, 32).map(|v| OpaqueHash::from_slice(&v).expect("32 octets"))
-}
-
 /// Storage footprint change of one storage item (`34 + |k| + |v|`).
 fn storage_octets(key_len: usize, value_len: usize) -> u64 {
     34 + key_len as u64 + value_len as u64
@@ -240,11 +181,7 @@ impl HostCalls for AccumulateHost<'_, '_> {
             return HostResult::OutOfGas;
         }
         match idx {
-            index::GAS => {
-                let g = (*c.gas).max(0) as u64;
-                c.set_reg(7, g);
-                HostResult::Continue
-            }
+            index::GAS => general::gas(c),
             index::FETCH => self.fetch(c),
             index::LOOKUP => self.lookup(c),
             index::READ => self.read(c),
@@ -297,26 +234,13 @@ impl AccumulateHost<'_, '_> {
     /// Ω_Y with the accumulate arguments (η'_0 and the inputs; no package, no imports).
     fn fetch(&mut self, c: &mut HostContext<'_>) -> HostResult {
         let env = self.env;
-        let all;
-        let v: Option<&[u8]> = match c.reg(10) {
-            0 => Some(&env.constants),
-            1 => Some(env.entropy.as_bytes()),
-            14 => {
-                let mut out = Vec::new();
-                encode_natural(env.inputs.len() as u64, &mut out);
-                for i in &env.inputs {
-                    out.extend_from_slice(i);
-                }
-                all = out;
-                Some(&all)
-            }
-            15 => usize::try_from(c.reg(11))
-                .ok()
-                .and_then(|i| env.inputs.get(i))
-                .map(|v| v.as_slice()),
-            _ => None,
+        let d = FetchData {
+            constants: &env.constants,
+            entropy: Some(env.entropy.as_bytes()),
+            inputs: Some(&env.inputs),
+            ..Default::default()
         };
-        output(c, v, c.reg(7), c.reg(8), c.reg(9))
+        general::fetch(c, &d)
     }
 
     /// Ω_L.
