@@ -50,6 +50,11 @@ pub enum ErasureError {
     /// The requested length exceeds what the shards hold.
     #[error("requested data length {len} exceeds the {capacity} octets the shards hold")]
     DataLengthTooLarge { len: usize, capacity: usize },
+    /// More than `data_shards` shards were given and they do not all lie on one codeword
+    /// (a corrupted shard); `index` is the first given shard that disagrees with the data
+    /// reconstructed from the others, not necessarily the corrupted one.
+    #[error("shard {index} is inconsistent with the other shards")]
+    InconsistentShards { index: usize },
     /// The Reed-Solomon backend refused the input.
     #[error("reed-solomon backend: {0}")]
     Backend(String),
@@ -150,26 +155,41 @@ thread_local! {
 /// GP little-endian words → `reed-solomon-simd` block layout. `src.len() == dst.len()`, even.
 fn words_to_simd(src: &[u8], dst: &mut [u8]) {
     debug_assert_eq!(src.len(), dst.len());
-    for (s, d) in src.chunks(64).zip(dst.chunks_mut(64)) {
-        let w = s.len() / 2;
-        let (lo, hi) = d.split_at_mut(w);
-        for (j, pair) in s.chunks_exact(2).enumerate() {
-            lo[j] = pair[0];
-            hi[j] = pair[1];
+    let (mut s, mut d) = (src.chunks_exact(64), dst.chunks_exact_mut(64));
+    // Whole 64-octet blocks with fixed sizes, so that the compiler can vectorise.
+    for (s, d) in (&mut s).zip(&mut d) {
+        let s: &[u8; 64] = s.try_into().expect("a 64-octet block");
+        let d: &mut [u8; 64] = d.try_into().expect("a 64-octet block");
+        for j in 0..32 {
+            d[j] = s[2 * j];
+            d[32 + j] = s[2 * j + 1];
         }
+    }
+    let (s, d) = (s.remainder(), d.into_remainder());
+    let (lo, hi) = d.split_at_mut(s.len() / 2);
+    for (j, pair) in s.chunks_exact(2).enumerate() {
+        lo[j] = pair[0];
+        hi[j] = pair[1];
     }
 }
 
 /// `reed-solomon-simd` block layout → GP little-endian words. `src.len() == dst.len()`, even.
 fn simd_to_words(src: &[u8], dst: &mut [u8]) {
     debug_assert_eq!(src.len(), dst.len());
-    for (s, d) in src.chunks(64).zip(dst.chunks_mut(64)) {
-        let w = s.len() / 2;
-        let (lo, hi) = s.split_at(w);
-        for (j, pair) in d.chunks_exact_mut(2).enumerate() {
-            pair[0] = lo[j];
-            pair[1] = hi[j];
+    let (mut s, mut d) = (src.chunks_exact(64), dst.chunks_exact_mut(64));
+    for (s, d) in (&mut s).zip(&mut d) {
+        let s: &[u8; 64] = s.try_into().expect("a 64-octet block");
+        let d: &mut [u8; 64] = d.try_into().expect("a 64-octet block");
+        for j in 0..32 {
+            d[2 * j] = s[j];
+            d[2 * j + 1] = s[32 + j];
         }
+    }
+    let (s, d) = (s.remainder(), d.into_remainder());
+    let (lo, hi) = s.split_at(s.len() / 2);
+    for (j, pair) in d.chunks_exact_mut(2).enumerate() {
+        pair[0] = lo[j];
+        pair[1] = hi[j];
     }
 }
 
@@ -340,6 +360,38 @@ where
     Ok(out)
 }
 
+/// [`reconstruct`], checking the shards against each other: the blob is rebuilt, re-encoded,
+/// and every given shard must equal its re-encoding, so that with more than `data_shards`
+/// shards a corrupted one is reported ([`ErasureError::InconsistentShards`]) rather than
+/// silently yielding wrong data. With exactly `data_shards` shards nothing can be detected.
+pub fn reconstruct_verified<I, S>(
+    params: &ErasureParams,
+    shards: I,
+    len: usize,
+) -> Result<Vec<u8>, ErasureError>
+where
+    I: IntoIterator<Item = (usize, S)>,
+    S: AsRef<[u8]>,
+{
+    let given: Vec<(usize, S)> = shards.into_iter().collect();
+    let mut out = reconstruct_padded(params, given.iter().map(|(i, s)| (*i, s.as_ref())))?;
+    if len > out.len() {
+        return Err(ErasureError::DataLengthTooLarge {
+            len,
+            capacity: out.len(),
+        });
+    }
+    if given.len() > params.data_shards {
+        // `out` is `data_shards` whole shards, so it re-encodes to shards of the given size.
+        let all = encode(params, &out)?;
+        if let Some((index, _)) = given.iter().find(|(i, s)| all[*i] != s.as_ref()) {
+            return Err(ErasureError::InconsistentShards { index: *index });
+        }
+    }
+    out.truncate(len);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,5 +521,192 @@ mod tests {
             reconstruct(&p, s.iter().enumerate().skip(500), 0),
             Ok(Vec::new())
         );
+    }
+
+    /// A small deterministic generator (xorshift64*), for random shard subsets.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        /// `k` distinct indices from `pool`, in random order.
+        fn pick(&mut self, pool: &[usize], k: usize) -> Vec<usize> {
+            let mut p = pool.to_vec();
+            for i in 0..k {
+                let j = i + self.below(p.len() - i);
+                p.swap(i, j);
+            }
+            p.truncate(k);
+            p
+        }
+    }
+
+    fn subset(shards: &[Vec<u8>], idx: &[usize]) -> Vec<(usize, Vec<u8>)> {
+        idx.iter().map(|&i| (i, shards[i].clone())).collect()
+    }
+
+    /// Reconstructs `data` from `trials` random sufficient subsets of each kind: any shards,
+    /// recovery shards only, and a mix with at least one systematic and one recovery shard.
+    fn check_random_subsets(p: &ErasureParams, data: &[u8], trials: usize, seed: u64) {
+        let shards = encode(p, data).unwrap();
+        assert_eq!(shards.len(), p.total_shards());
+        assert!(shards.iter().all(|s| s.len() == p.shard_size(data.len())));
+        let (kd, n) = (p.data_shards(), p.total_shards());
+        let all: Vec<usize> = (0..n).collect();
+        let recovery: Vec<usize> = (kd..n).collect();
+        let mut rng = Rng(seed);
+        for _ in 0..trials {
+            // Any kd..=n shards.
+            let k = kd + rng.below(n - kd + 1);
+            let idx = rng.pick(&all, k);
+            assert_eq!(
+                reconstruct(p, subset(&shards, &idx), data.len()).unwrap(),
+                data
+            );
+            // Recovery shards only (every data shard dropped).
+            let idx = rng.pick(&recovery, kd);
+            assert_eq!(
+                reconstruct(p, subset(&shards, &idx), data.len()).unwrap(),
+                data
+            );
+            // Mixed: 1..kd-1 systematic shards (kd >= 2 here), the rest recovery.
+            let s = 1 + rng.below(kd - 1);
+            let mut idx = rng.pick(&all[..kd], s);
+            idx.extend(rng.pick(&recovery, kd - s));
+            assert_eq!(
+                reconstruct_verified(p, subset(&shards, &idx), data.len()).unwrap(),
+                data
+            );
+            // One shard fewer is not enough.
+            idx.pop();
+            assert_eq!(
+                reconstruct(p, subset(&shards, &idx), data.len()),
+                Err(ErasureError::NotEnoughShards {
+                    needed: kd,
+                    got: kd - 1
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn random_subsets_tiny_and_full() {
+        for (p, trials) in [(ErasureParams::TINY, 40), (ErasureParams::FULL, 6)] {
+            for (len, seed) in [(1usize, 1u64), (683, 2), (685, 3), (10_000, 4)] {
+                check_random_subsets(&p, &sample(len), trials, seed);
+            }
+        }
+    }
+
+    #[test]
+    fn all_recovery_shards() {
+        for p in [ErasureParams::TINY, ErasureParams::FULL] {
+            let data = sample(3 * p.piece_size() + 5);
+            let shards = encode(&p, &data).unwrap();
+            let kd = p.data_shards();
+            // Exactly the first and exactly the last `kd` recovery shards, and all of them.
+            for range in [kd..2 * kd, p.total_shards() - kd..p.total_shards()] {
+                let given = range.map(|i| (i, &shards[i]));
+                assert_eq!(reconstruct(&p, given, data.len()).unwrap(), data);
+            }
+            let given = (kd..p.total_shards()).map(|i| (i, &shards[i]));
+            assert_eq!(reconstruct_verified(&p, given, data.len()).unwrap(), data);
+        }
+    }
+
+    /// Export segments: `W_G` = 4104 octets each, coded one by one (`W_P` pieces of `W_E`).
+    #[test]
+    fn export_segments_tiny_and_full() {
+        for (chain, p) in [
+            (crate::params::Params::tiny(), ErasureParams::TINY),
+            (crate::params::Params::full(), ErasureParams::FULL),
+        ] {
+            let wg = chain.segment_size();
+            assert_eq!(wg, 4104);
+            assert_eq!(p.shard_size(wg), 2 * chain.ec_pieces_per_segment as usize);
+            let mut rng = Rng(7);
+            for seg in 0..8u8 {
+                let data: Vec<u8> = (0..wg).map(|i| (i as u8) ^ seg.wrapping_mul(37)).collect();
+                let shards = encode(&p, &data).unwrap();
+                // Systematic: data shard i is the i-th slice of the segment.
+                let sb = p.shard_size(wg);
+                for (i, s) in shards.iter().take(p.data_shards()).enumerate() {
+                    assert_eq!(s[..], data[i * sb..(i + 1) * sb]);
+                }
+                let all: Vec<usize> = (0..p.total_shards()).collect();
+                let idx = rng.pick(&all, p.data_shards());
+                assert_eq!(reconstruct(&p, subset(&shards, &idx), wg).unwrap(), data);
+            }
+        }
+    }
+
+    /// A full-size work bundle (`W_B` octets) on both chains: encode, then reconstruct from
+    /// recovery shards only and from a random mixed subset.
+    #[test]
+    fn full_size_bundle() {
+        for (chain, p) in [
+            (crate::params::Params::tiny(), ErasureParams::TINY),
+            (crate::params::Params::full(), ErasureParams::FULL),
+        ] {
+            let len = chain.max_bundle_size as usize;
+            let data = sample(len);
+            let shards = encode(&p, &data).unwrap();
+            let sb = p.shard_size(len);
+            assert!(shards.iter().all(|s| s.len() == sb));
+            assert_eq!(sb, 2 * len.div_ceil(chain.ec_piece_size as usize));
+            let kd = p.data_shards();
+            let n = p.total_shards();
+            let recovery = (n - kd..n).map(|i| (i, shards[i].as_slice()));
+            assert_eq!(reconstruct(&p, recovery, len).unwrap(), data);
+            let all: Vec<usize> = (0..n).collect();
+            let idx = Rng(11).pick(&all, kd);
+            let mixed = idx.iter().map(|&i| (i, shards[i].as_slice()));
+            assert_eq!(reconstruct(&p, mixed, len).unwrap(), data);
+        }
+    }
+
+    #[test]
+    fn inconsistent_shards() {
+        for p in [ErasureParams::TINY, ErasureParams::FULL] {
+            let data = sample(2000);
+            let mut shards = encode(&p, &data).unwrap();
+            let kd = p.data_shards();
+            // One corrupted recovery shard among kd + 1: detected.
+            shards[kd][0] ^= 1;
+            let given: Vec<_> = (0..=kd).map(|i| (i, shards[i].clone())).collect();
+            assert_eq!(
+                reconstruct_verified(&p, given, data.len()),
+                Err(ErasureError::InconsistentShards { index: kd })
+            );
+            // A corrupted data shard: the blob rebuilt from it disagrees with a later shard.
+            shards[kd][0] ^= 1;
+            shards[0][1] ^= 0x80;
+            let given: Vec<_> = (0..=kd).map(|i| (i, shards[i].clone())).collect();
+            assert!(matches!(
+                reconstruct_verified(&p, given, data.len()),
+                Err(ErasureError::InconsistentShards { .. })
+            ));
+            // Exactly kd shards: nothing to check against.
+            let given: Vec<_> = (1..=kd).map(|i| (i, shards[i].clone())).collect();
+            assert_eq!(reconstruct_verified(&p, given, data.len()).unwrap(), data);
+            // Sizes and lengths are still checked first.
+            assert_eq!(
+                reconstruct_verified(&p, [(0, vec![0u8; 2]), (1, vec![0u8; 4])], 1),
+                Err(ErasureError::InconsistentShardSize {
+                    index: 1,
+                    expected: 2,
+                    got: 4
+                })
+            );
+        }
     }
 }
