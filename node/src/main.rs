@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 mod cmd;
 mod fuzz;
+mod rpc;
 mod validator;
 
 #[derive(Parser)]

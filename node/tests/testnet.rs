@@ -9,6 +9,8 @@ fn six_validators_agree_after_twelve_slots() {
         .join(format!("testnet-{}", std::process::id()));
     let out = Command::new(env!("CARGO_BIN_EXE_jam"))
         .args(["testnet", "--validators", "6", "--slot-duration-ms", "1000"])
+        // Ports away from the defaults, so a testnet a developer runs does not collide.
+        .args(["--port-base", "40300", "--rpc-port-base", "19900"])
         .args(["--slots", "12", "--base-path"])
         .arg(&base)
         .output()

@@ -1,5 +1,8 @@
 //! `jam bench import DIR... [--runs N] [--json FILE] [--plot FILE.svg]`: block-import timings
-//! over trace folders, in the figures of the public fuzzer performance reports.
+//! over trace folders, in the figures of the public fuzzer performance reports; `jam bench net`:
+//! JAMNP-S announcement latency and block-request throughput on loopback ([`net`]).
+
+mod net;
 
 use super::import::{load_chain, trace_inputs};
 use super::CmdResult;
@@ -22,6 +25,9 @@ pub enum Command {
     /// Times block import over the steps of trace folders.
     #[command(after_long_help = IMPORT_HELP)]
     Import(ImportArgs),
+    /// Block announcement latency (UP 0) and block-request throughput (CE 128) on loopback.
+    #[command(after_long_help = net::NET_HELP)]
+    Net(net::NetArgs),
 }
 
 const IMPORT_HELP: &str = "\
@@ -165,6 +171,7 @@ impl SetTimes {
 pub fn run(cmd: Command) -> CmdResult {
     match cmd {
         Command::Import(args) => bench_import(args),
+        Command::Net(args) => net::run(args),
     }
 }
 

@@ -40,7 +40,11 @@ Peers: every validator of the genesis whose metadata holds an endpoint, and each
 
 Store: RocksDB under BASE_PATH/db, one atomic commit per block. A restart resumes at the stored
 best block and catches up from peers' announcements and handshakes. Ctrl-C (or a kill) at any
-time leaves the store at its last committed block.";
+time leaves the store at its last committed block.
+
+RPC: JIP-2 JSON-RPC over WebSocket on ws://RPC_IP:PORT, PORT = --rpc-port, else 19800 + the
+validator index; --no-rpc to disable. Work-package and preimage submissions are validated and
+answered with an error while no consumer is wired into the node.";
 
 #[derive(clap::Args)]
 #[command(after_long_help = AFTER_HELP)]
@@ -87,6 +91,16 @@ pub struct Args {
     /// Print a line per authored/imported block and per connection.
     #[arg(long, short)]
     verbose: bool,
+    /// JIP-2 RPC (WebSocket) port; default 19800 + the validator index (19800 for a
+    /// non-validator).
+    #[arg(long, value_name = "PORT")]
+    rpc_port: Option<u16>,
+    /// Address the RPC server listens on.
+    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+    rpc_ip: IpAddr,
+    /// Do not start the RPC server.
+    #[arg(long, conflicts_with = "rpc_port")]
+    no_rpc: bool,
 }
 
 /// A chain read from a chainspec file: parameters, genesis header and state, and the genesis
@@ -257,17 +271,31 @@ pub fn run(args: Args) -> CmdResult {
         grid: args.grid,
         verbose: args.verbose,
     };
+    let rpc = (!args.no_rpc).then(|| {
+        let port = args.rpc_port.unwrap_or_else(|| {
+            crate::rpc::RPC_PORT_BASE.saturating_add(index.unwrap_or(0).min(65535) as u16)
+        });
+        SocketAddr::new(args.rpc_ip, port)
+    });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(run_node(cfg, clock))?;
+    rt.block_on(run_node(cfg, clock, rpc))?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Runs the node, printing one status line per slot (half way through it), until killed.
-async fn run_node(cfg: NodeConfig, clock: SlotClock) -> Result<(), String> {
+async fn run_node(
+    cfg: NodeConfig,
+    clock: SlotClock,
+    rpc: Option<SocketAddr>,
+) -> Result<(), String> {
     let name = cfg.name.clone();
     let mut node = Node::start(cfg).await?;
+    let _rpc = match rpc {
+        Some(addr) => Some(start_rpc(&name, &node, addr).await?),
+        None => None,
+    };
     node.start_clock(clock);
     let mut slot = clock.now() + 1;
     loop {
@@ -275,6 +303,20 @@ async fn run_node(cfg: NodeConfig, clock: SlotClock) -> Result<(), String> {
         println!("{name}: slot {slot}: {}", status_line(&node.status()));
         slot = slot.max(clock.now()) + 1;
     }
+}
+
+/// Starts the JIP-2 RPC server over `node` (no submission consumer is wired yet).
+pub async fn start_rpc(
+    name: &str,
+    node: &Node,
+    addr: SocketAddr,
+) -> Result<crate::rpc::RpcServer, String> {
+    let view = crate::rpc::node_view::NodeView::new(node.chain_reader());
+    let server = crate::rpc::start(addr, view, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("{name}: JIP-2 RPC on ws://{}", server.local_addr());
+    Ok(server)
 }
 
 /// Milliseconds since the Unix epoch.
