@@ -231,7 +231,6 @@ impl KeyCache {
         decoded
     }
 
-
     /// How many keys are cached.
     pub fn len(&self) -> usize {
         self.lock().len()
