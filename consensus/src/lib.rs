@@ -20,4 +20,6 @@ pub mod refine;
 pub mod reports;
 pub mod safrole;
 pub mod statistics;
+#[cfg(test)]
+mod test_vm;
 pub mod validator_keys;

@@ -3,14 +3,14 @@
 use super::host_calls::{code, index, AccumulateHost, Env, Implications};
 use super::keys::{encode_slots, lookup_key, preimage_key, storage_key};
 use super::*;
-use jam_pvm::{Access, HostCalls, HostContext, HostResult, Memory};
+use crate::test_vm::{Vm, MEM};
+use jam_pvm::HostResult;
 use jam_state::types::{
     AlwaysAccumulateMapEntry, AuthQueue, RefineContext, WorkPackageSpec, WorkResult,
 };
 
 const ME: ServiceId = 100;
 const OTHER: ServiceId = 200;
-const MEM: u64 = 0x10000;
 
 fn params() -> Params {
     Params::tiny()
@@ -51,42 +51,6 @@ fn env<'a>(p: &'a Params, b: &'a PartialState) -> Env<'a> {
         inputs: vec![vec![0, 1, 2], vec![3]],
         constants: p.to_protocol_parameters(),
         log_gas: 10,
-    }
-}
-
-/// A machine: registers, gas and 64 KiB of read-write memory at 0x10000.
-struct Vm {
-    regs: [u64; 13],
-    gas: i64,
-    mem: Memory,
-}
-
-impl Vm {
-    fn new() -> Self {
-        let mut mem = Memory::new();
-        mem.map(MEM as u32, 0x10000, Access::ReadWrite);
-        Vm {
-            regs: [0; 13],
-            gas: 1000,
-            mem,
-        }
-    }
-    fn put(&mut self, off: u64, data: &[u8]) {
-        self.mem.write_init((MEM + off) as u32, data).unwrap();
-    }
-    fn get(&self, off: u64, len: u32) -> Vec<u8> {
-        self.mem.read_vec((MEM + off) as u32, len).unwrap()
-    }
-    fn call(&mut self, h: &mut AccumulateHost<'_, '_>, idx: u32, args: &[u64]) -> HostResult {
-        for (i, a) in args.iter().enumerate() {
-            self.regs[7 + i] = *a;
-        }
-        let mut c = HostContext {
-            regs: &mut self.regs,
-            gas: &mut self.gas,
-            memory: &mut self.mem,
-        };
-        h.host_call(idx, &mut c)
     }
 }
 

@@ -5,7 +5,8 @@ use super::machines::{inner, Machines};
 use super::*;
 use crate::accumulate::PartialState;
 use crate::general::{code, item_summary, EncodedPackage, FetchData};
-use jam_pvm::{Access, HostCalls, HostContext, HostResult, Memory};
+use crate::test_vm::{Vm, MEM};
+use jam_pvm::HostResult;
 use jam_state::codec::{encode_natural, Encode};
 use jam_state::hash::{blake2b_256, blake2b_256_concat};
 use jam_state::keys::{encode_lookup, lookup_key, preimage_key};
@@ -15,7 +16,6 @@ use jam_state::types::{
     WorkItem, WorkPackage,
 };
 
-const MEM: u64 = 0x10000;
 const AUTH: ServiceId = 1;
 const SVC: ServiceId = 2;
 const ANCHOR_SLOT: u32 = 50;
@@ -183,42 +183,6 @@ fn padded(p: &Params, data: &[u8]) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // Host-call harness.
 // ---------------------------------------------------------------------------------------------
-
-/// Registers, gas and 64 KiB of read-write memory at 0x10000.
-struct Vm {
-    regs: [u64; 13],
-    gas: i64,
-    mem: Memory,
-}
-
-impl Vm {
-    fn new() -> Self {
-        let mut mem = Memory::new();
-        mem.map(MEM as u32, 0x10000, Access::ReadWrite);
-        Vm {
-            regs: [0; 13],
-            gas: 1000,
-            mem,
-        }
-    }
-    fn put(&mut self, off: u64, data: &[u8]) {
-        self.mem.write_init((MEM + off) as u32, data).unwrap();
-    }
-    fn get(&self, off: u64, len: u32) -> Vec<u8> {
-        self.mem.read_vec((MEM + off) as u32, len).unwrap()
-    }
-    fn call<H: HostCalls>(&mut self, h: &mut H, idx: u32, args: &[u64]) -> HostResult {
-        for (i, a) in args.iter().enumerate() {
-            self.regs[7 + i] = *a;
-        }
-        let mut c = HostContext {
-            regs: &mut self.regs,
-            gas: &mut self.gas,
-            memory: &mut self.mem,
-        };
-        h.host_call(idx, &mut c)
-    }
-}
 
 fn refine_host<'a>(
     p: &'a Params,
