@@ -2,7 +2,7 @@
 //! is stopped for four slots and restarted from its RocksDB store; the others keep authoring,
 //! and the restarted node catches up (CE 128) to the same best and finalized chain.
 
-use std::process::Command;
+mod common;
 
 /// The number after `prefix` in `line` (e.g. `#12` after "best "), if any.
 fn number_after(line: &str, prefix: &str) -> Option<u32> {
@@ -30,32 +30,29 @@ fn hashes(line: &str) -> (String, String) {
 #[test]
 fn stopped_validator_restarts_and_catches_up() {
     const STOPPED: usize = 2;
-    let base = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("resilience-{}", std::process::id()));
-    let out = Command::new(env!("CARGO_BIN_EXE_jam"))
-        .args(["testnet", "--validators", "6", "--slot-duration-ms", "1000"])
-        .args([
+    let run = common::run_testnet(
+        "resilience",
+        &[
+            "--validators",
+            "6",
+            "--slot-duration-ms",
+            "1000",
             "--slots",
             "14",
             "--port-base",
             "40600",
             "--rpc-port-base",
             "40700",
-        ])
-        .args(["--stop-node", "2", "--stop-at-slot", "4", "--stop-for", "4"])
-        .arg("--base-path")
-        .arg(&base)
-        .output()
-        .expect("running jam testnet");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let _ = std::fs::remove_dir_all(&base);
-    let ctx = format!("{stdout}\n{stderr}");
-    assert!(
-        out.status.success(),
-        "jam testnet failed ({}):\n{ctx}",
-        out.status
+            "--stop-node",
+            "2",
+            "--stop-at-slot",
+            "4",
+            "--stop-for",
+            "4",
+        ],
     );
+    let stdout = &run.stdout;
+    let ctx = format!("{stdout}\n{}", run.stderr);
     let lines: Vec<&str> = stdout.lines().collect();
     let find = |prefix: &str| {
         lines

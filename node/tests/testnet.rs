@@ -1,28 +1,27 @@
 //! `jam testnet`: six dev validators (tiny, fallback-sealed: no tickets) over QUIC on loopback
 //! author, exchange and import 12 one-second slots, and agree on the finalized chain.
 
-use std::process::Command;
+mod common;
 
 #[test]
 fn six_validators_agree_after_twelve_slots() {
-    let base = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("testnet-{}", std::process::id()));
-    let out = Command::new(env!("CARGO_BIN_EXE_jam"))
-        .args(["testnet", "--validators", "6", "--slot-duration-ms", "1000"])
-        // Ports away from the defaults, so a testnet a developer runs does not collide.
-        .args(["--port-base", "40300", "--rpc-port-base", "19900"])
-        .args(["--slots", "12", "--base-path"])
-        .arg(&base)
-        .output()
-        .expect("running jam testnet");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let _ = std::fs::remove_dir_all(&base);
-    assert!(
-        out.status.success(),
-        "jam testnet failed ({}):\n{stdout}\n{stderr}",
-        out.status
+    let run = common::run_testnet(
+        "testnet",
+        &[
+            "--validators",
+            "6",
+            "--slot-duration-ms",
+            "1000",
+            "--slots",
+            "12",
+            // Ports away from the defaults, so a testnet a developer runs does not collide.
+            "--port-base",
+            "40300",
+            "--rpc-port-base",
+            "19900",
+        ],
     );
+    let stdout = &run.stdout;
     let last = stdout.lines().last().unwrap_or_default();
     let words: Vec<&str> = last.split(' ').collect();
     assert!(

@@ -4,7 +4,8 @@
 //! other than a ticket's maker carry it. Read from the nodes' `--verbose` log lines.
 
 use std::collections::{HashMap, HashSet};
-use std::process::Command;
+
+mod common;
 
 /// `node N: REST` → (N, REST).
 fn node_line(l: &str) -> Option<(usize, &str)> {
@@ -15,27 +16,25 @@ fn node_line(l: &str) -> Option<(usize, &str)> {
 
 #[test]
 fn tickets_travel_through_proxies_into_other_validators_blocks() {
-    let base = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("tickets-{}", std::process::id()));
-    // Epoch 0 is slots 0..12; its ticket contest runs until slot 10.
-    let out = Command::new(env!("CARGO_BIN_EXE_jam"))
-        .args(["testnet", "--validators", "6", "--slot-duration-ms", "1500"])
-        .args(["--slots", "12", "--tickets", "--verbose"])
-        .args(["--port-base", "41200"])
-        // RPC servers are not under test (and their fixed ports may be taken).
-        .arg("--no-rpc")
-        .arg("--base-path")
-        .arg(&base)
-        .output()
-        .expect("running jam testnet");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let _ = std::fs::remove_dir_all(&base);
-    assert!(
-        out.status.success(),
-        "jam testnet failed ({}):\n{stdout}\n{stderr}",
-        out.status
+    // Epoch 0 is slots 0..12; its ticket contest runs until slot 10. RPC servers are not
+    // under test (and their fixed ports may be taken).
+    let run = common::run_testnet(
+        "tickets",
+        &[
+            "--validators",
+            "6",
+            "--slot-duration-ms",
+            "1500",
+            "--slots",
+            "12",
+            "--tickets",
+            "--verbose",
+            "--port-base",
+            "41200",
+            "--no-rpc",
+        ],
     );
+    let stdout = &run.stdout;
     // (Connection lines of the shutting-down nodes may follow the verdict.)
     assert!(
         stdout
