@@ -3,7 +3,8 @@
 //! the same data (`cargo bench -p jam-benches --bench erasure`).
 //!
 //! Reconstruction is the worst case: every data shard lost, all 342 shards given are
-//! recovery shards. After the criterion groups a short summary prints MB/s (of bundle data)
+//! recovery shards. `encode_into` encodes into one reused shard vector, as a node that encodes
+//! bundle after bundle can. After the criterion groups a short summary prints MB/s (of bundle data)
 //! for both and the ratio ours / direct.
 
 use std::time::{Duration, Instant};
@@ -113,6 +114,10 @@ fn erasure_bench(c: &mut Criterion) {
     group.bench_function("encode/jam-state", |b| {
         b.iter(|| erasure::encode(&P, &data).expect("encode"))
     });
+    let mut reused = Vec::new();
+    group.bench_function("encode_into/jam-state (reused shards)", |b| {
+        b.iter(|| erasure::encode_into(&P, &data, &mut reused).expect("encode"))
+    });
     group.bench_function("encode/reed-solomon-simd", |b| b.iter(|| direct.encode()));
     group.bench_function("reconstruct/jam-state", |b| {
         b.iter(|| erasure::reconstruct(&P, recovery_only(&ours), data.len()).expect("rec"))
@@ -147,6 +152,11 @@ fn summary() {
     let enc_ours = median_secs(runs, || {
         std::hint::black_box(erasure::encode(&P, &data).expect("encode"));
     });
+    let mut reused = Vec::new();
+    let enc_into = median_secs(runs, || {
+        erasure::encode_into(&P, &data, &mut reused).expect("encode");
+        std::hint::black_box(&reused);
+    });
     let enc_direct = median_secs(runs, || {
         std::hint::black_box(direct.encode());
     });
@@ -165,6 +175,7 @@ fn summary() {
     );
     for (what, ours, direct) in [
         ("encode", enc_ours, enc_direct),
+        ("encode_into (reused shards)", enc_into, enc_direct),
         ("reconstruct (all-recovery)", rec_ours, rec_direct),
     ] {
         println!(

@@ -152,24 +152,93 @@ thread_local! {
     static DECODER: Cell<Option<ReedSolomonDecoder>> = const { Cell::new(None) };
 }
 
+/// One 64-octet block, GP little-endian words → `reed-solomon-simd` layout (the 32 low
+/// octets, then the 32 high octets). SSE2 (always present on x86-64): four packs.
+#[cfg(target_arch = "x86_64")]
+fn block_to_simd(s: &[u8; 64], d: &mut [u8; 64]) {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of the x86-64 baseline; every unaligned load and store is of 16
+    // octets inside the 64-octet arrays `s` and `d`.
+    unsafe {
+        let ld = |i: usize| _mm_loadu_si128(s.as_ptr().add(16 * i).cast());
+        let (w0, w1, w2, w3) = (ld(0), ld(1), ld(2), ld(3));
+        let mask = _mm_set1_epi16(0x00ff);
+        let lo = |a, b| _mm_packus_epi16(_mm_and_si128(a, mask), _mm_and_si128(b, mask));
+        let hi = |a, b| _mm_packus_epi16(_mm_srli_epi16::<8>(a), _mm_srli_epi16::<8>(b));
+        let p = d.as_mut_ptr();
+        _mm_storeu_si128(p.cast(), lo(w0, w1));
+        _mm_storeu_si128(p.add(16).cast(), lo(w2, w3));
+        _mm_storeu_si128(p.add(32).cast(), hi(w0, w1));
+        _mm_storeu_si128(p.add(48).cast(), hi(w2, w3));
+    }
+}
+
+/// One 64-octet block, GP little-endian words → `reed-solomon-simd` layout (portable).
+#[cfg(not(target_arch = "x86_64"))]
+fn block_to_simd(s: &[u8; 64], d: &mut [u8; 64]) {
+    for j in 0..32 {
+        d[j] = s[2 * j];
+        d[32 + j] = s[2 * j + 1];
+    }
+}
+
+/// One 64-octet block, `reed-solomon-simd` layout → GP little-endian words. SSE2: four
+/// interleaves.
+#[cfg(target_arch = "x86_64")]
+fn block_to_words(s: &[u8; 64], d: &mut [u8; 64]) {
+    use std::arch::x86_64::*;
+    // SAFETY: as in `block_to_simd`: SSE2 is baseline, all accesses are 16 octets in bounds.
+    unsafe {
+        let ld = |i: usize| _mm_loadu_si128(s.as_ptr().add(16 * i).cast());
+        let (lo0, lo1, hi0, hi1) = (ld(0), ld(1), ld(2), ld(3));
+        let p = d.as_mut_ptr();
+        _mm_storeu_si128(p.cast(), _mm_unpacklo_epi8(lo0, hi0));
+        _mm_storeu_si128(p.add(16).cast(), _mm_unpackhi_epi8(lo0, hi0));
+        _mm_storeu_si128(p.add(32).cast(), _mm_unpacklo_epi8(lo1, hi1));
+        _mm_storeu_si128(p.add(48).cast(), _mm_unpackhi_epi8(lo1, hi1));
+    }
+}
+
+/// One 64-octet block, `reed-solomon-simd` layout → GP little-endian words (portable).
+#[cfg(not(target_arch = "x86_64"))]
+fn block_to_words(s: &[u8; 64], d: &mut [u8; 64]) {
+    for j in 0..32 {
+        d[2 * j] = s[j];
+        d[2 * j + 1] = s[32 + j];
+    }
+}
+
 /// GP little-endian words → `reed-solomon-simd` block layout. `src.len() == dst.len()`, even.
 fn words_to_simd(src: &[u8], dst: &mut [u8]) {
     debug_assert_eq!(src.len(), dst.len());
     let (mut s, mut d) = (src.chunks_exact(64), dst.chunks_exact_mut(64));
-    // Whole 64-octet blocks with fixed sizes, so that the compiler can vectorise.
     for (s, d) in (&mut s).zip(&mut d) {
         let s: &[u8; 64] = s.try_into().expect("a 64-octet block");
         let d: &mut [u8; 64] = d.try_into().expect("a 64-octet block");
-        for j in 0..32 {
-            d[j] = s[2 * j];
-            d[32 + j] = s[2 * j + 1];
-        }
+        block_to_simd(s, d);
     }
     let (s, d) = (s.remainder(), d.into_remainder());
     let (lo, hi) = d.split_at_mut(s.len() / 2);
     for (j, pair) in s.chunks_exact(2).enumerate() {
         lo[j] = pair[0];
         hi[j] = pair[1];
+    }
+}
+
+/// `reed-solomon-simd` block layout → GP little-endian words, appended to `dst` (whose
+/// capacity the caller reserves): no zero-filling pass over memory that is then overwritten.
+fn simd_to_words_extend(src: &[u8], dst: &mut Vec<u8>) {
+    let mut s = src.chunks_exact(64);
+    for block in &mut s {
+        let block: &[u8; 64] = block.try_into().expect("a 64-octet block");
+        let mut words = [0u8; 64];
+        block_to_words(block, &mut words);
+        dst.extend_from_slice(&words);
+    }
+    let s = s.remainder();
+    let (lo, hi) = s.split_at(s.len() / 2);
+    for (l, h) in lo.iter().zip(hi) {
+        dst.extend_from_slice(&[*l, *h]);
     }
 }
 
@@ -180,10 +249,7 @@ fn simd_to_words(src: &[u8], dst: &mut [u8]) {
     for (s, d) in (&mut s).zip(&mut d) {
         let s: &[u8; 64] = s.try_into().expect("a 64-octet block");
         let d: &mut [u8; 64] = d.try_into().expect("a 64-octet block");
-        for j in 0..32 {
-            d[2 * j] = s[j];
-            d[2 * j + 1] = s[32 + j];
-        }
+        block_to_words(s, d);
     }
     let (s, d) = (s.remainder(), d.into_remainder());
     let (lo, hi) = s.split_at(s.len() / 2);
@@ -196,22 +262,41 @@ fn simd_to_words(src: &[u8], dst: &mut [u8]) {
 /// The erasure-code chunking function `C_k` (GP H.6): pads `data` with zeroes to a whole
 /// number of pieces and returns `total_shards` shards of `params.shard_size(data.len())`
 /// octets each. Empty data gives empty shards.
+///
+/// Allocates the ~3·|data| octets of shards afresh; a caller that encodes repeatedly can
+/// keep them with [`encode_into`].
 pub fn encode(params: &ErasureParams, data: &[u8]) -> Result<Vec<Vec<u8>>, ErasureError> {
+    let mut shards = Vec::new();
+    encode_into(params, data, &mut shards)?;
+    Ok(shards)
+}
+
+/// [`encode`] into `shards`, reusing its vectors (and their capacity) when it already holds
+/// some: on return it holds exactly `total_shards` shards of `params.shard_size(data.len())`
+/// octets, whatever it held before. Encoding many blobs of one size through the same `shards`
+/// allocates nothing after the first; on error `shards`' contents are unspecified.
+pub fn encode_into(
+    params: &ErasureParams,
+    data: &[u8],
+    shards: &mut Vec<Vec<u8>>,
+) -> Result<(), ErasureError> {
     let n = params.total_shards;
     let kd = params.data_shards;
     let shard_bytes = params.shard_size(data.len());
-    if shard_bytes == 0 {
-        return Ok(vec![Vec::new(); n]);
+    shards.resize_with(n, Vec::new);
+    for s in shards.iter_mut() {
+        s.clear();
     }
-    let mut shards: Vec<Vec<u8>> = Vec::with_capacity(n);
+    if shard_bytes == 0 {
+        return Ok(());
+    }
     // Systematic part: consecutive slices of the zero-padded blob.
-    for i in 0..kd {
+    for (i, s) in shards[..kd].iter_mut().enumerate() {
         let start = (i * shard_bytes).min(data.len());
         let end = ((i + 1) * shard_bytes).min(data.len());
-        let mut s = Vec::with_capacity(shard_bytes);
+        s.reserve_exact(shard_bytes);
         s.extend_from_slice(&data[start..end]);
         s.resize(shard_bytes, 0);
-        shards.push(s);
     }
     ENCODER.with(|cell| -> Result<(), ErasureError> {
         // Reuse this thread's encoder (and its working memory) when there is one.
@@ -224,21 +309,19 @@ pub fn encode(params: &ErasureParams, data: &[u8]) -> Result<Vec<Vec<u8>>, Erasu
         };
         {
             let mut buf = vec![0u8; shard_bytes];
-            for s in &shards {
+            for s in &shards[..kd] {
                 words_to_simd(s, &mut buf);
                 enc.add_original_shard(&buf)?;
             }
             let result = enc.encode()?;
-            for r in result.recovery_iter() {
-                let mut out = vec![0u8; shard_bytes];
-                simd_to_words(r, &mut out);
-                shards.push(out);
+            for (r, out) in result.recovery_iter().zip(&mut shards[kd..]) {
+                out.reserve_exact(shard_bytes);
+                simd_to_words_extend(r, out);
             }
         }
         cell.replace(Some(enc));
         Ok(())
-    })?;
-    Ok(shards)
+    })
 }
 
 /// The recovery function `R_k` (GP H.7): rebuilds the zero-padded blob (`data_shards ·
@@ -434,6 +517,43 @@ mod tests {
             words_to_simd(&src, &mut a);
             simd_to_words(&a, &mut b);
             assert_eq!(b, src);
+            let mut c = vec![7u8];
+            simd_to_words_extend(&a, &mut c);
+            assert_eq!(c[1..], src[..]);
+        }
+    }
+
+    /// The (SSE2) block conversions against the definition: word `j` of a block is octets
+    /// `2j, 2j + 1` in GP order and octets `j, 32 + j` in `reed-solomon-simd` order.
+    #[test]
+    fn block_layout() {
+        let gp = sample(64);
+        let gp: &[u8; 64] = gp.as_slice().try_into().unwrap();
+        let mut simd = [0u8; 64];
+        block_to_simd(gp, &mut simd);
+        for j in 0..32 {
+            assert_eq!(
+                (simd[j], simd[32 + j]),
+                (gp[2 * j], gp[2 * j + 1]),
+                "word {j}"
+            );
+        }
+        let mut back = [0u8; 64];
+        block_to_words(&simd, &mut back);
+        assert_eq!(&back, gp);
+    }
+
+    /// `encode_into` over a reused shard vector (larger, smaller, empty data in turn) gives
+    /// exactly what `encode` gives.
+    #[test]
+    fn encode_into_reuses_buffers() {
+        for p in [ErasureParams::TINY, ErasureParams::FULL] {
+            let mut shards = vec![vec![1u8; 3]; 2000];
+            for len in [10_000usize, 685, 0, 4104, 1] {
+                let data = sample(len);
+                encode_into(&p, &data, &mut shards).unwrap();
+                assert_eq!(shards, encode(&p, &data).unwrap(), "len {len}");
+            }
         }
     }
 
