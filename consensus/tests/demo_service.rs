@@ -1,39 +1,86 @@
 //! The demo service (`services/demo.s`, issue #8) assembled at test time with `jam_pvm::asm`
-//! and run: refine through Ψ_M at pc 0 (GP B.3's arguments), accumulate through the
-//! project's accumulation (GP 12, Ψ_A at pc 5, GP B.4) on a small state.
+//! and run: refine through the project's Ψ_R (`jam_consensus::refine::refine`, GP B.3: the
+//! code looked up historically, Ψ_M at pc 0 with the refine host calls), accumulate through
+//! the project's accumulation (GP 12, Ψ_A at pc 5, GP B.4) on a small state.
 
 use jam_consensus::accumulate::keys::{preimage_key, storage_key};
 use jam_consensus::accumulate::{
     accumulate, AccumulateConfig, AccumulateInput, AccumulateOutcome, AccumulateState, PartialState,
 };
+use jam_consensus::general::EncodedPackage;
+use jam_consensus::refine::{self, RefineArgs, RefineConfig, WorkError, WorkOutput};
 use jam_pvm::asm::{self, services};
-use jam_pvm::{invoke, InvocationFailure, NoHostCalls};
-use jam_state::codec::{encode_natural, Bytes};
+use jam_state::codec::Bytes;
 use jam_state::hash::blake2b_256;
+use jam_state::keys::{encode_lookup, lookup_key};
 use jam_state::params::Params;
 use jam_state::types::{
     AuthQueue, AuthQueues, FixedVec, OpaqueHash, Privileges, RefineContext, ServiceId, ServiceInfo,
-    ValidatorsData, WorkExecResult, WorkPackageSpec, WorkReport, WorkResult,
+    ValidatorsData, WorkExecResult, WorkItem, WorkPackage, WorkPackageSpec, WorkReport, WorkResult,
 };
 
 const DEMO: &str = include_str!("../../services/demo.s");
 const ME: ServiceId = 1234;
+/// The lookup-anchor slot of the refined packages; the code is available from slot 1.
+const ANCHOR_SLOT: u32 = 10;
 
 fn demo() -> asm::Assembly {
     asm::assemble(DEMO).unwrap_or_else(|e| panic!("services/demo.s: {e}"))
 }
 
-/// Refine (Ψ_M from pc 0) with the arguments `E(c, i, w_s, ↕w_y, H(p))` of GP B.3; the
-/// demo makes no host calls in refine.
-fn refine(payload: &[u8]) -> Result<Vec<u8>, InvocationFailure> {
-    let mut args = Vec::new();
-    encode_natural(0, &mut args);
-    encode_natural(0, &mut args);
-    encode_natural(ME as u64, &mut args);
-    encode_natural(payload.len() as u64, &mut args);
-    args.extend_from_slice(payload);
-    args.extend_from_slice(&[0x11; 32]);
-    invoke(&demo().standard_blob(), 0, 100_000, &args, &mut NoHostCalls).result
+/// The state refine sees: service `ME` with the demo code as a preimage, available (its
+/// lookup record `[1]`) from slot 1.
+fn refine_view() -> (PartialState, OpaqueHash) {
+    let code = services::demo_service_code();
+    let code_hash = OpaqueHash(blake2b_256(&code));
+    let mut st = PartialState::default();
+    st.accounts.insert(ME, ServiceInfo::default());
+    st.service_data.insert(
+        lookup_key(ME, &code_hash, code.len() as u32),
+        encode_lookup(&[1]),
+    );
+    st.service_data
+        .insert(jam_state::keys::preimage_key(ME, &code_hash), code);
+    (st, code_hash)
+}
+
+/// Ψ_R (GP B.3) of the only item of a package whose payload is `payload`: the demo code is
+/// looked up at the anchor and run from pc 0 on `E(c, i, w_s, ↕w_y, H(p))`.
+fn refine(payload: &[u8]) -> WorkOutput {
+    let (view, code_hash) = refine_view();
+    let package = WorkPackage {
+        auth_code_host: ME,
+        context: RefineContext {
+            lookup_anchor_slot: ANCHOR_SLOT,
+            ..Default::default()
+        },
+        items: vec![WorkItem {
+            service: ME,
+            code_hash,
+            refine_gas_limit: 100_000,
+            accumulate_gas_limit: 20_000,
+            export_count: 0,
+            payload: Bytes(payload.to_vec()),
+            import_segments: vec![],
+            extrinsic: vec![],
+        }],
+        ..Default::default()
+    };
+    let encoded = EncodedPackage::new(&package);
+    let none = vec![Vec::new()];
+    let args = RefineArgs {
+        core: 0,
+        package: &encoded,
+        auth_trace: &[],
+        imports: &none,
+        extrinsics: &none,
+    };
+    let p = Params::tiny();
+    let r = refine::refine(&p, &RefineConfig::default(), &view, &args, 0, 0);
+    // The demo exports nothing and refines in far less than its gas.
+    assert!(r.exports.is_empty());
+    assert!(r.gas_used > 0 && r.gas_used < 100_000, "{r:?}");
+    r.result
 }
 
 /// `J ⌢ k ⌢ key ⌢ value`.
@@ -147,7 +194,7 @@ fn refine_checks_and_transforms_the_payload() {
         payload(b"k", &[0; 62]),
         vec![b'J', 9, b'k'],
     ] {
-        assert_eq!(refine(&bad), Err(InvocationFailure::Panic), "{bad:?}");
+        assert_eq!(refine(&bad), Err(WorkError::Panic), "{bad:?}");
     }
 }
 

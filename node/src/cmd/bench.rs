@@ -1,8 +1,10 @@
 //! `jam bench import DIR... [--runs N] [--json FILE] [--plot FILE.svg]`: block-import timings
 //! over trace folders, in the figures of the public fuzzer performance reports; `jam bench net`:
-//! JAMNP-S announcement latency and block-request throughput on loopback ([`net`]).
+//! JAMNP-S announcement latency and block-request throughput on loopback ([`net`]); `jam bench
+//! refine`: work-package refinement throughput per rayon pool size ([`refine`]).
 
 mod net;
+mod refine;
 
 use super::import::{load_chain, trace_inputs};
 use super::CmdResult;
@@ -28,6 +30,9 @@ pub enum Command {
     /// Block announcement latency (UP 0) and block-request throughput (CE 128) on loopback.
     #[command(after_long_help = net::NET_HELP)]
     Net(net::NetArgs),
+    /// Work-package refinement (Ξ) throughput on rayon pools of several sizes.
+    #[command(after_long_help = refine::REFINE_HELP)]
+    Refine(refine::RefineArgs),
 }
 
 const IMPORT_HELP: &str = "\
@@ -172,6 +177,7 @@ pub fn run(cmd: Command) -> CmdResult {
     match cmd {
         Command::Import(args) => bench_import(args),
         Command::Net(args) => net::run(args),
+        Command::Refine(args) => refine::run(args),
     }
 }
 
