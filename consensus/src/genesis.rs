@@ -2,7 +2,7 @@
 //!
 //! [`genesis_state`] builds a fresh state: κ = λ = γ_k = ι = the validators, η from a fixed
 //! seed ([`DEV_ENTROPY_SEED`]), γ_z = O(γ_k), γ_s = the fallback keys `F(η_2, κ)` (GP 6.26),
-//! τ = 0, everything else empty. [`with_validators`] does the same to a template (e.g. the
+//! τ = 0, the dev services ([`install_dev_services`]), everything else empty. [`with_validators`] does the same to a template (e.g. the
 //! traces' `genesis.bin`, which also holds a bootstrap service), keeping all else.
 //!
 //! The genesis header is not defined by the GP; [`genesis_header`] follows the public traces'
@@ -13,10 +13,96 @@
 use crate::bandersnatch::RingContext;
 use crate::safrole::{fallback_keys, ring_root};
 use jam_state::codec::{decode_exact, to_hex, CodecError, Encode};
-use jam_state::hash::blake2b_256_concat;
+use jam_state::hash::{blake2b_256, blake2b_256_concat};
+use jam_state::keys::{encode_lookup, lookup_key, preimage_key};
 use jam_state::params::{ChainSpec, Params, ParamsError};
 use jam_state::state::{State, StateError};
 use jam_state::types::*;
+
+/// The demo service's id in the dev genesis (`services/demo.s`); it also hosts the dev
+/// authorizer's code preimage (`p_h`).
+pub const DEMO_SERVICE_ID: ServiceId = 0;
+
+/// Balance of the dev genesis service: far above its threshold `a_t` (GP 9.8).
+pub const DEV_SERVICE_BALANCE: u64 = 1 << 40;
+
+/// `g`, `m` of the dev genesis service: the minimum accumulate gas per item / memo (GP 9.3).
+pub const DEV_SERVICE_MIN_GAS: Gas = 100;
+
+/// The dev authorizer's code hash `p_u`: `H` of `services/authorizer.s`'s code blob.
+pub fn dev_authorizer_code_hash() -> CodeHash {
+    OpaqueHash(blake2b_256(&jam_pvm::asm::services::authorizer_code()))
+}
+
+/// The dev authorizer `p_a = H(p_u ⌢ p_f)` with an empty configuration `p_f` (GP §14.3):
+/// the hash in every core's pool α and queue φ.
+pub fn dev_authorizer() -> AuthorizerHash {
+    OpaqueHash(blake2b_256_concat(&[
+        dev_authorizer_code_hash().as_bytes(),
+        &[],
+    ]))
+}
+
+/// The demo service's code hash: `H` of `services/demo.s`'s code blob.
+pub fn demo_code_hash() -> CodeHash {
+    OpaqueHash(blake2b_256(&jam_pvm::asm::services::demo_service_code()))
+}
+
+/// Adds the dev services to `state` (GP §9): the demo service [`DEMO_SERVICE_ID`] whose
+/// preimages (available from slot 0) are its own code and the dev authorizer's, and the dev
+/// authorizer ([`dev_authorizer`]) in every core's pool α and filling every queue φ.
+pub fn install_dev_services(state: &mut State) {
+    let s = DEMO_SERVICE_ID;
+    let mut info = ServiceInfo {
+        code_hash: demo_code_hash(),
+        balance: DEV_SERVICE_BALANCE,
+        min_item_gas: DEV_SERVICE_MIN_GAS,
+        min_memo_gas: DEV_SERVICE_MIN_GAS,
+        ..Default::default()
+    };
+    for blob in [
+        jam_pvm::asm::services::demo_service_code(),
+        jam_pvm::asm::services::authorizer_code(),
+    ] {
+        let h = OpaqueHash(blake2b_256(&blob));
+        // a_i += 2 and a_o += 81 + z per lookup entry (GP 9.8).
+        info.items += 2;
+        info.bytes += 81 + blob.len() as u64;
+        state
+            .service_data
+            .insert(lookup_key(s, &h, blob.len() as u32), encode_lookup(&[0]));
+        state.service_data.insert(preimage_key(s, &h), blob);
+    }
+    state.accounts.insert(s, info);
+    let auth = dev_authorizer();
+    for pool in state.auth_pools.iter_mut() {
+        *pool = vec![auth];
+    }
+    for queue in state.auth_queues.iter_mut() {
+        for a in queue.iter_mut() {
+            *a = auth;
+        }
+    }
+}
+
+/// A one-item package for the demo service under the dev authorizer (GP 14.2), refining
+/// `payload` in `context` with ample gas (its format: `services/README.md`).
+pub fn demo_work_package(context: RefineContext, payload: &[u8]) -> WorkPackage {
+    WorkPackage {
+        auth_code_host: DEMO_SERVICE_ID,
+        auth_code_hash: dev_authorizer_code_hash(),
+        context,
+        items: vec![WorkItem {
+            service: DEMO_SERVICE_ID,
+            code_hash: demo_code_hash(),
+            refine_gas_limit: 100_000,
+            accumulate_gas_limit: 20_000,
+            payload: Bytes(payload.to_vec()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
 
 /// Seed of the dev genesis entropy: `η_i = H(seed ‖ E1(i))`.
 pub const DEV_ENTROPY_SEED: &[u8] = b"jam_dev_genesis_entropy";
@@ -56,6 +142,7 @@ pub fn genesis_state(
     let mut state = State::empty(params);
     state.entropy = dev_entropy();
     state.timeslot = 0;
+    install_dev_services(&mut state);
     with_validators(params, ring, state, validators)
 }
 
@@ -184,6 +271,36 @@ pub fn read_chainspec(text: &str) -> Result<GenesisChain, GenesisError> {
 mod tests {
     use super::*;
     use crate::validator_keys::dev_validators;
+
+    #[test]
+    fn dev_services_refine_a_demo_package() {
+        use crate::refine::{compute_work_report, InMemoryPackageData, RefineConfig};
+        let params = Params::tiny();
+        let mut state = State::empty(&params);
+        install_dev_services(&mut state);
+        assert!(state
+            .auth_pools
+            .iter()
+            .all(|p| p == &vec![dev_authorizer()]));
+        let p = demo_work_package(RefineContext::default(), b"J\x01kv");
+        assert_eq!(crate::refine::authorizer_hash(&p), dev_authorizer());
+        let r = compute_work_report(
+            &params,
+            &RefineConfig::default(),
+            &state,
+            &InMemoryPackageData::default(),
+            &p,
+            1,
+        )
+        .unwrap();
+        assert_eq!(r.report.authorizer_hash, dev_authorizer());
+        assert_eq!(r.report.core_index, 1);
+        let want = [1, b'k', b'v', 1 + b'k' + b'v', 0, 0, 0];
+        assert_eq!(
+            r.report.results[0].result,
+            WorkExecResult::Ok(Bytes(want.to_vec()))
+        );
+    }
 
     #[test]
     fn chainspec_round_trip() {

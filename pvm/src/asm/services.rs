@@ -16,6 +16,19 @@ pub fn demo_service_code() -> Vec<u8> {
     demo_assembly().service_blob()
 }
 
+/// The source of the dev-chain authorizer (authorizes any package): `services/authorizer.s`.
+pub const AUTHORIZER_SOURCE: &str = include_str!("../../../services/authorizer.s");
+
+/// The dev authorizer, assembled.
+pub fn authorizer_assembly() -> Assembly {
+    assemble(AUTHORIZER_SOURCE).expect("services/authorizer.s assembles (checked by the tests)")
+}
+
+/// The dev authorizer's code blob `E(↕m, c)` (GP 9.4): the preimage of its code hash `p_u`.
+pub fn authorizer_code() -> Vec<u8> {
+    authorizer_assembly().service_blob()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +127,16 @@ mod tests {
         ] {
             assert_eq!(refine(bad), Err(InvocationFailure::Panic), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn authorizer_authorizes_any_core() {
+        let blob = authorizer_assembly().standard_blob();
+        for core in [0u16, 1, 341] {
+            let r = invoke(&blob, 0, 1_000, &core.to_le_bytes(), &mut NoHostCalls);
+            assert_eq!(r.result, Ok(core.to_le_bytes().to_vec()));
+        }
+        let code = authorizer_code();
+        assert_eq!(code[0] as usize, authorizer_assembly().metadata.len());
     }
 }
