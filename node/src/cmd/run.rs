@@ -43,8 +43,9 @@ best block and catches up from peers' announcements and handshakes. Ctrl-C (or a
 time leaves the store at its last committed block.
 
 RPC: JIP-2 JSON-RPC over WebSocket on ws://RPC_IP:PORT, PORT = --rpc-port, else 19800 + the
-validator index; --no-rpc to disable. Work-package and preimage submissions are validated and
-answered with an error while no consumer is wired into the node.";
+validator index; --no-rpc to disable. Submitted work packages are validated and queued for the
+node's guarantor (refined if it is assigned to the package's core, co-signed over CE 134,
+distributed over CE 135); preimage submissions are accepted but not yet distributed.";
 
 #[derive(clap::Args)]
 #[command(after_long_help = AFTER_HELP)]
@@ -293,7 +294,7 @@ async fn run_node(
     let name = cfg.name.clone();
     let mut node = Node::start(cfg).await?;
     let _rpc = match rpc {
-        Some(addr) => Some(start_rpc(&name, &node, addr).await?),
+        Some(addr) => Some(start_rpc(&name, &mut node, addr).await?),
         None => None,
     };
     node.start_clock(clock);
@@ -305,14 +306,20 @@ async fn run_node(
     }
 }
 
-/// Starts the JIP-2 RPC server over `node` (no submission consumer is wired yet).
+/// Capacity of the RPC submission queue (packages waiting for the guarantor).
+const SUBMISSION_QUEUE: usize = 64;
+
+/// Starts the JIP-2 RPC server over `node`, its work-package submissions consumed by the
+/// node's guarantor (GP §14, `validator::guarantor`).
 pub async fn start_rpc(
     name: &str,
-    node: &Node,
+    node: &mut Node,
     addr: SocketAddr,
 ) -> Result<crate::rpc::RpcServer, String> {
     let view = crate::rpc::node_view::NodeView::new(node.chain_reader());
-    let server = crate::rpc::start(addr, view, None)
+    let (tx, rx) = crate::rpc::submission_queue(SUBMISSION_QUEUE);
+    node.start_guarantor(rx);
+    let server = crate::rpc::start(addr, view, Some(tx))
         .await
         .map_err(|e| e.to_string())?;
     println!("{name}: JIP-2 RPC on ws://{}", server.local_addr());

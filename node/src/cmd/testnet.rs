@@ -276,9 +276,9 @@ pub fn run(args: Args) -> CmdResult {
             if dir.exists() {
                 std::fs::remove_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             }
-            let node = Node::start(config(i)).await?;
+            let mut node = Node::start(config(i)).await?;
             rpcs.push(match rpc_addr(i) {
-                Some(addr) => Some(start_rpc(&format!("node {i}"), &node, addr).await?),
+                Some(addr) => Some(start_rpc(&format!("node {i}"), &mut node, addr).await?),
                 None => None,
             });
             nodes.push(Some(node));
@@ -416,7 +416,7 @@ pub fn run(args: Args) -> CmdResult {
                     let t = Instant::now();
                     let mut nd = start_node(|| config(o.node), o.node).await?;
                     if let Some(addr) = rpc_addr(o.node) {
-                        rpcs[o.node] = Some(start_rpc(&format!("node {}", o.node), &nd, addr).await?);
+                        rpcs[o.node] = Some(start_rpc(&format!("node {}", o.node), &mut nd, addr).await?);
                     }
                     nd.start_clock(clock);
                     nodes[o.node] = Some(nd);

@@ -101,7 +101,6 @@ pub enum Submission {
 }
 
 /// A bounded submission queue: the RPC server gets the sender, the consumer the receiver.
-#[allow(dead_code)] // For the work-package consumer (refine/guaranteeing), not wired yet.
 pub fn submission_queue(capacity: usize) -> (mpsc::Sender<Submission>, mpsc::Receiver<Submission>) {
     mpsc::channel(capacity.max(1))
 }

@@ -23,7 +23,9 @@
 //! epochs, applies a new epoch's sets per JAMNP-S § "Epoch transitions", and refuses
 //! validator-only streams from peers outside them.
 
+pub mod availability;
 pub mod chain;
+pub mod guarantor;
 mod net;
 pub mod tickets;
 
@@ -187,6 +189,12 @@ struct Shared {
     ring: Arc<RingContext>,
     /// The ticket pool and CE 131/132 queues.
     tickets: Mutex<tickets::Tickets>,
+    /// Pending guarantees for E_G (GP §11.4, CE 135, [`guarantor`]).
+    guarantees: Mutex<guarantor::Guarantees>,
+    /// Our keys, for guarantee signatures (CE 134).
+    keys: Arc<ValidatorSecrets>,
+    /// Shard store and assurance pool (CE 137–141, [`availability`]).
+    availability: Arc<availability::NodeAvailability>,
     verbose: bool,
 }
 
@@ -405,6 +413,11 @@ impl Node {
                 Arc::new(cfg.params.clone()),
                 cfg.keys.ed25519_public(),
             )),
+            availability: Arc::new(
+                availability::NodeAvailability::new(&cfg.params).map_err(|e| e.to_string())?,
+            ),
+            guarantees: Mutex::default(),
+            keys: Arc::new(cfg.keys.clone()),
             verbose: cfg.verbose,
         });
         let net = Arc::new(net::Net { sh: shared.clone() });
@@ -459,6 +472,13 @@ impl Node {
                 next += 1;
             }
         }));
+    }
+
+    /// Starts guaranteeing the work packages of `submissions` (the RPC queue, [`guarantor`]).
+    pub fn start_guarantor(&mut self, submissions: mpsc::Receiver<crate::rpc::Submission>) {
+        let (sh, keys) = (self.shared.clone(), self.shared.keys.clone());
+        self.tasks
+            .push(tokio::spawn(guarantor::run(sh, keys, submissions)));
     }
 
     /// The node's status now.
@@ -687,6 +707,7 @@ impl ChainTask {
         ctx.now_slot = self.sh.clock.get().map(SlotClock::now);
         let (store, params) = (self.sh.store.clone(), self.sh.params.clone());
         let header = block.header.clone();
+        let guarantees = block.extrinsic.guarantees.clone();
         let (post, root) = tokio::task::spawn_blocking(move || {
             let (post, out) =
                 import_block(&params, &ctx, &prior, &block).map_err(|e| format!("invalid: {e}"))?;
@@ -711,10 +732,17 @@ impl ChainTask {
         .await
         .map_err(|e| e.to_string())??;
         let ins = lock(&self.sh.chain).insert(hash, parent, slot, root, Arc::new(post));
+        lock(&self.sh.guarantees).prune(&self.sh.params, &guarantees, slot);
         self.sh.publish();
         self.announce(&header);
         if ins.best {
             self.maybe_make_tickets();
+            let post = lock(&self.sh.chain)
+                .importable_parent(&hash)
+                .and_then(|e| e.state.clone());
+            if let Some(post) = post {
+                self.on_new_best(hash, post, &guarantees);
+            }
         }
         Ok(true)
     }
@@ -755,8 +783,9 @@ impl ChainTask {
         };
         let pool = lock(&self.sh.tickets).candidates(&state, slot);
         let (params, ring, keys) = (self.sh.params.clone(), self.ring.clone(), self.keys.clone());
+        let prior = state.clone();
         let authored = tokio::task::spawn_blocking(move || {
-            author_block(&params, &ring, &state, best.hash, slot, &keys, &pool)
+            author_block(&params, &ring, &prior, best.hash, slot, &keys, &pool)
         })
         .await;
         let block = match authored {
@@ -769,6 +798,8 @@ impl ChainTask {
                     .error(format!("slot {slot}: authoring panicked: {e}"))
             }
         };
+        let block = self.with_assurances(block, &state).await;
+        let block = self.with_guarantees(block, &state).await;
         let hash = block.header.hash();
         let tickets: Vec<String> = block
             .extrinsic
@@ -802,6 +833,76 @@ impl ChainTask {
             Err(e) => self
                 .sh
                 .error(format!("slot {slot}: own block rejected: {e}")),
+        }
+    }
+
+    /// `block` with the pending guarantees in E_G (GP §11.4), resealed, if it imports with
+    /// them; else `block` as it is, and the guarantees are dropped.
+    async fn with_guarantees(&mut self, block: Block, state: &Arc<State>) -> Block {
+        let slot = block.header.slot;
+        let guarantees = lock(&self.sh.guarantees).select(&self.sh.params, state, slot);
+        if guarantees.is_empty() {
+            return block;
+        }
+        let (params, ring, keys, st) = (
+            self.sh.params.clone(),
+            self.ring.clone(),
+            self.keys.clone(),
+            state.clone(),
+        );
+        let mut ctx = self.import_ctx.clone();
+        ctx.parent_hash = Some(block.header.parent);
+        ctx.prior_state_root = Some(block.header.parent_state_root);
+        let plain = block.clone();
+        let n = guarantees.len();
+        let r = tokio::task::spawn_blocking(move || {
+            let mut b = block;
+            b.extrinsic.guarantees = guarantees;
+            b.header.extrinsic_hash = jam_consensus::import::extrinsic_hash(&b.extrinsic);
+            let claim = jam_consensus::author::claim_slot(&params, &ring, &st, slot, &keys)
+                .map_err(|e| e.to_string())?
+                .ok_or("slot no longer ours")?;
+            jam_consensus::author::seal_header(&mut b.header, &keys, &claim)
+                .map_err(|e| e.to_string())?;
+            import_block(&params, &ctx, &st, &b).map_err(|e| e.to_string())?;
+            Ok::<_, String>(b)
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r);
+        match r {
+            Ok(b) => {
+                for g in &b.extrinsic.guarantees {
+                    let outputs: Vec<String> = g
+                        .report
+                        .results
+                        .iter()
+                        .map(|r| match &r.result {
+                            jam_state::types::WorkExecResult::Ok(o) => {
+                                format!("0x{}", hex::encode(&o.0))
+                            }
+                            e => format!("{e:?}"),
+                        })
+                        .collect();
+                    self.sh.log(format_args!(
+                        "slot {slot}: E_G: core {} package {} signatures {} output {}",
+                        g.report.core_index,
+                        short(&g.report.package_spec.hash),
+                        g.signatures.len(),
+                        outputs.join(",")
+                    ));
+                }
+                self.sh
+                    .log(format_args!("slot {slot}: {n} guarantee(s) in E_G"));
+                b
+            }
+            Err(e) => {
+                self.sh
+                    .log(format_args!("slot {slot}: guarantees dropped: {e}"));
+                let dropped = lock(&self.sh.guarantees).select(&self.sh.params, state, slot);
+                lock(&self.sh.guarantees).prune(&self.sh.params, &dropped, slot);
+                plain
+            }
         }
     }
 

@@ -92,6 +92,73 @@ impl Handler for Net {
         }
     }
 
+    /// JAMNP-S § "CE 135": a guarantee, checked against the assignment, into the E_G pool.
+    async fn on_work_report(
+        &self,
+        peer: &Connection,
+        g: jam_state::types::ReportGuarantee,
+    ) -> bool {
+        let core = g.report.core_index;
+        match super::guarantor::receive(&self.sh, g) {
+            Ok(new) => {
+                if new {
+                    self.sh.log(format_args!(
+                        "guarantee for core {core} from {} pooled (CE 135)",
+                        short_key(&peer.peer_key)
+                    ));
+                }
+                true
+            }
+            Err(e) => {
+                self.sh.log(format_args!("guarantee refused (CE 135): {e}"));
+                false
+            }
+        }
+    }
+
+    /// JAMNP-S § "CE 141": verify against κ of the anchor's posterior state and pool.
+    async fn on_assurance(
+        &self,
+        peer: &Connection,
+        a: jam_network::work_messages::Assurance,
+    ) -> bool {
+        let state = lock(&self.sh.chain)
+            .importable_parent(&a.anchor)
+            .and_then(|e| e.state.clone());
+        let Some(state) = state else {
+            return false;
+        };
+        let av = self.sh.availability.clone();
+        match av.on_assurance(&self.sh.params, &state, &peer.peer_key, a) {
+            Ok(_) => true,
+            Err(e) => {
+                self.sh.log(format_args!(
+                    "assurance from {} refused (CE 141): {e}",
+                    short_key(&peer.peer_key)
+                ));
+                false
+            }
+        }
+    }
+
+    /// JAMNP-S § "CE 137" – § "CE 140" from the shard store; other kinds are refused.
+    async fn on_other_stream(&self, _peer: &Connection, mut stream: jam_network::Stream) {
+        use jam_network::StreamKind as K;
+        match stream.kind() {
+            K::WORK_PACKAGE_SHARING => {
+                let keys = self.sh.keys.clone();
+                super::guarantor::serve_share(&self.sh, &keys, stream).await;
+            }
+            K::SHARD_DISTRIBUTION
+            | K::AUDIT_SHARD_REQUEST
+            | K::SEGMENT_SHARD_REQUEST
+            | K::SEGMENT_SHARD_REQUEST_JUSTIFIED => {
+                let _ = self.sh.availability.store.serve(stream).await;
+            }
+            _ => stream.reset(jam_network::stream::codes::REFUSED),
+        }
+    }
+
     fn handshake(&self) -> Handshake {
         let c = lock(&self.sh.chain);
         let f = c.finalized();
