@@ -456,20 +456,15 @@ pub fn run(args: Args) -> CmdResult {
                 }
             }
         }
-        let changes = post.changes_since(&head.state);
-        let mut update: Vec<_> = changes.set.into_iter().map(|(k, v)| (k, Some(v))).collect();
-        update.extend(changes.removed.into_iter().map(|k| (k, None)));
         store
-            .commit_block(BlockCommit {
-                header_hash: output.header_hash.0,
-                header: block.header.encode(),
-                block: block.encode(),
-                slot,
-                parent: head.hash.0,
-                state: StateUpdate::Changes(update),
-                state_root: root.0,
-                make_best: true,
-            })
+            .commit_block(BlockCommit::imported(
+                block,
+                output.header_hash.0,
+                &head.state,
+                &post,
+                root.0,
+                true,
+            ))
             .map_err(|e| format!("{}: commit failed: {e}", what()))?;
         let commit_time = t1.elapsed();
         import_total += import_time;

@@ -712,20 +712,15 @@ impl ChainTask {
             let (post, out) =
                 import_block(&params, &ctx, &prior, &block).map_err(|e| format!("invalid: {e}"))?;
             let root = OpaqueHash(post.state_root());
-            let changes = post.changes_since(&prior);
-            let mut update: Vec<_> = changes.set.into_iter().map(|(k, v)| (k, Some(v))).collect();
-            update.extend(changes.removed.into_iter().map(|k| (k, None)));
             store
-                .commit_block(BlockCommit {
-                    header_hash: out.header_hash.0,
-                    header: block.header.encode(),
-                    block: block.encode(),
-                    slot,
-                    parent: parent.0,
-                    state: StateUpdate::Changes(update),
-                    state_root: root.0,
+                .commit_block(BlockCommit::imported(
+                    &block,
+                    out.header_hash.0,
+                    &prior,
+                    &post,
+                    root.0,
                     make_best,
-                })
+                ))
                 .map_err(|e| format!("store commit: {e}"))?;
             Ok::<_, String>((post, root))
         })

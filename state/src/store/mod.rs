@@ -121,6 +121,34 @@ pub struct BlockCommit {
     pub make_best: bool,
 }
 
+impl BlockCommit {
+    /// The commit of an imported `block` (header hash `header_hash`) whose posterior state
+    /// `post` (root `state_root`) is stored as its changes against the parent's state `prior`.
+    pub fn imported(
+        block: &crate::types::Block,
+        header_hash: Hash,
+        prior: &crate::state::State,
+        post: &crate::state::State,
+        state_root: Hash,
+        make_best: bool,
+    ) -> BlockCommit {
+        use crate::codec::Encode;
+        let changes = post.changes_since(prior);
+        let mut update: Vec<_> = changes.set.into_iter().map(|(k, v)| (k, Some(v))).collect();
+        update.extend(changes.removed.into_iter().map(|k| (k, None)));
+        BlockCommit {
+            header_hash,
+            header: block.header.encode(),
+            block: block.encode(),
+            slot: block.header.slot,
+            parent: block.header.parent.0,
+            state: StateUpdate::Changes(update),
+            state_root,
+            make_best,
+        }
+    }
+}
+
 /// What the store keeps about each block beside its header and body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BlockInfo {

@@ -248,20 +248,15 @@ fn import_and_commit(
     ctx.parent_hash = Some(block.header.parent);
     let (post, out) = import_block(params, &ctx, prior, block).map_err(|e| e.to_string())?;
     let root = post.state_root();
-    let changes = post.changes_since(prior);
-    let mut update: Vec<_> = changes.set.into_iter().map(|(k, v)| (k, Some(v))).collect();
-    update.extend(changes.removed.into_iter().map(|k| (k, None)));
     store
-        .commit_block(BlockCommit {
-            header_hash: out.header_hash.0,
-            header: block.header.encode(),
-            block: block.encode(),
-            slot: block.header.slot,
-            parent: block.header.parent.0,
-            state: StateUpdate::Changes(update),
-            state_root: root,
-            make_best: true,
-        })
+        .commit_block(BlockCommit::imported(
+            block,
+            out.header_hash.0,
+            prior,
+            &post,
+            root,
+            true,
+        ))
         .map_err(|e| format!("store commit: {e}"))?;
     Ok(post)
 }
