@@ -73,6 +73,49 @@ pub fn assurance_message(parent: &HeaderHash, bitfield: &[u8]) -> Vec<u8> {
     [JAM_AVAILABLE, &blake2b_256(&payload)[..]].concat()
 }
 
+/// What the assurances of a block at `slot` do to a core's entry in ρ†.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoreFate {
+    /// No report pending.
+    Free,
+    /// The report stays pending.
+    Engaged,
+    /// The report becomes available (eq. 11.16) and the core free.
+    Available,
+    /// The report timed out (eq. 11.17) and the core is free.
+    TimedOut,
+}
+
+/// The fate of each core's entry in `rho` under `assurances` (assumed valid) in a block at
+/// `slot`: available once more than two thirds of the validators assure it (eq. 11.16),
+/// else dropped once timed out (eq. 11.17). A block author uses it to know which cores its
+/// E_G may fill.
+pub fn fates(
+    params: &Params,
+    rho: &AvailabilityAssignments,
+    assurances: &[AvailAssurance],
+    slot: TimeSlot,
+) -> Vec<CoreFate> {
+    let v_count = params.validators();
+    let timeout = params.availability_timeout as TimeSlot;
+    rho.iter()
+        .enumerate()
+        .map(|(c, entry)| {
+            let Some(assignment) = entry else {
+                return CoreFate::Free;
+            };
+            let n = assurances.iter().filter(|a| bit(&a.bitfield, c)).count();
+            if 3 * n > 2 * v_count {
+                CoreFate::Available
+            } else if slot >= assignment.timeout.saturating_add(timeout) {
+                CoreFate::TimedOut
+            } else {
+                CoreFate::Engaged
+            }
+        })
+        .collect()
+}
+
 /// Applies the assurances extrinsic to ρ† (GP section 11.2).
 ///
 /// `rho` is ρ† (after disputes), `kappa` the active validators κ', `slot` the block's H_t and
@@ -129,25 +172,18 @@ pub fn transition(
         return Err(AssurancesError::BadSignature);
     }
 
-    // Eq. 11.16: available once more than two thirds of the validators assure the core.
-    let mut counts = vec![0usize; cores];
-    for a in assurances {
-        for (c, count) in counts.iter_mut().enumerate() {
-            *count += usize::from(bit(&a.bitfield, c));
-        }
-    }
-    let timeout = params.availability_timeout as TimeSlot;
     let mut rho_post = rho.clone();
     let mut available = Vec::new();
-    for (c, entry) in rho_post.iter_mut().enumerate() {
-        let Some(assignment) = entry else { continue };
-        let is_available = counts.get(c).is_some_and(|&n| 3 * n > 2 * v_count);
-        // Eq. 11.17: removed when available or timed out.
-        let timed_out = slot >= assignment.timeout.saturating_add(timeout);
-        if is_available {
-            available.push(assignment.report.clone());
+    for (c, (entry, fate)) in rho_post
+        .iter_mut()
+        .zip(fates(params, rho, assurances, slot))
+        .enumerate()
+    {
+        debug_assert!(c < cores);
+        if fate == CoreFate::Available {
+            available.extend(entry.as_ref().map(|a| a.report.clone()));
         }
-        if is_available || timed_out {
+        if fate != CoreFate::Engaged {
             *entry = None;
         }
     }

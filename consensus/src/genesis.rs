@@ -48,9 +48,15 @@ pub fn demo_code_hash() -> CodeHash {
     OpaqueHash(blake2b_256(&jam_pvm::asm::services::demo_service_code()))
 }
 
+/// The blob the demo service solicits in the dev genesis (a lookup entry with no slots, the
+/// preimage not provided: GP 12.37), to be supplied through E_P (e.g. JIP-2 `submitPreimage`).
+pub fn dev_requested_preimage() -> &'static [u8] {
+    b"jam dev preimage"
+}
+
 /// Adds the dev services to `state` (GP §9): the demo service [`DEMO_SERVICE_ID`] whose
-/// preimages (available from slot 0) are its own code and the dev authorizer's, and the dev
-/// authorizer ([`dev_authorizer`]) in every core's pool α and filling every queue φ.
+/// preimages (available from slot 0) are its own code and the dev authorizer's, a solicited
+/// [`dev_requested_preimage`], and the dev authorizer ([`dev_authorizer`]) in every core's pool α and filling every queue φ.
 pub fn install_dev_services(state: &mut State) {
     let s = DEMO_SERVICE_ID;
     let mut info = ServiceInfo {
@@ -73,6 +79,13 @@ pub fn install_dev_services(state: &mut State) {
             .insert(lookup_key(s, &h, blob.len() as u32), encode_lookup(&[0]));
         state.service_data.insert(preimage_key(s, &h), blob);
     }
+    let wanted = dev_requested_preimage();
+    info.items += 2;
+    info.bytes += 81 + wanted.len() as u64;
+    state.service_data.insert(
+        lookup_key(s, &OpaqueHash(blake2b_256(wanted)), wanted.len() as u32),
+        encode_lookup(&[]),
+    );
     state.accounts.insert(s, info);
     let auth = dev_authorizer();
     for pool in state.auth_pools.iter_mut() {
@@ -278,6 +291,13 @@ mod tests {
         let params = Params::tiny();
         let mut state = State::empty(&params);
         install_dev_services(&mut state);
+        let wanted = dev_requested_preimage();
+        let h = OpaqueHash(blake2b_256(wanted));
+        assert_eq!(
+            state.lookup(DEMO_SERVICE_ID, &h, wanted.len() as u32),
+            Some(vec![])
+        );
+        assert_eq!(state.preimage(DEMO_SERVICE_ID, &h), None);
         assert!(state
             .auth_pools
             .iter()

@@ -9,6 +9,7 @@ use crate::stream::{codes, Budget, RecvHalf, SendHalf, Stream, StreamError, Stre
 use crate::tls::{self, alpn, peer_key_from_cert, CertError, Identity};
 use crate::work_messages::{
     Assurance, AuditAnnouncement, AuditEvidence, Judgment, JudgmentGuarantee, PreimageAnnouncement,
+    WorkPackageSubmission,
 };
 use ed25519_dalek::SigningKey;
 use jam_state::codec::{decode_exact, Encode};
@@ -507,6 +508,19 @@ impl Connection {
             StreamKind::TICKET_FROM_PROXY
         };
         self.notify(kind, &[t.encode()]).await
+    }
+
+    /// CE 133: `Core Index ++ Work-Package`, then the extrinsic blobs back to back.
+    pub async fn submit_work_package(
+        &self,
+        s: &WorkPackageSubmission,
+        extrinsics: &[Vec<u8>],
+    ) -> Result<(), Error> {
+        self.notify(
+            StreamKind::WORK_PACKAGE_SUBMISSION,
+            &[s.encode(), extrinsics.concat()],
+        )
+        .await
     }
 
     /// CE 135.

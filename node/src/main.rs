@@ -33,6 +33,8 @@ enum Command {
     Run(cmd::run::Args),
     /// Run a local testnet of N dev validators in this process.
     Testnet(cmd::testnet::Args),
+    /// Build a work package, submit it over the JIP-2 RPC and follow it until accumulated.
+    Submit(cmd::submit::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Command::Bench(c) => cmd::bench::run(c),
         Command::Run(args) => cmd::run::run(args),
         Command::Testnet(args) => cmd::testnet::run(args),
+        Command::Submit(args) => cmd::submit::run(args),
     };
     match result {
         Ok(code) => code,

@@ -83,6 +83,18 @@ pub fn availability_spec(
     bundle: &[u8],
     exports: &[Vec<u8>],
 ) -> Result<(WorkPackageSpec, Chunks), ErasureError> {
+    availability_spec_split(params, package_hash, bundle, exports, 1)
+}
+
+/// [`availability_spec`], its parallel loops split no finer than `min_len` items
+/// (`usize::MAX`: run on the calling thread alone). The result does not depend on it.
+pub(crate) fn availability_spec_split(
+    params: &Params,
+    package_hash: WorkPackageHash,
+    bundle: &[u8],
+    exports: &[Vec<u8>],
+    min_len: usize,
+) -> Result<(WorkPackageSpec, Chunks), ErasureError> {
     let ec = ErasureParams::from_chain(params)?;
     let validators = ec.total_shards();
     let bundle_chunks = erasure::encode(&ec, bundle)?;
@@ -91,6 +103,7 @@ pub fn availability_spec(
     all.extend(proofs.iter().map(|s| s.as_slice()));
     let coded: Vec<Vec<Vec<u8>>> = all
         .par_iter()
+        .with_min_len(min_len)
         .map(|s| erasure::encode(&ec, s))
         .collect::<Result<_, _>>()?;
     let mut per_validator: Vec<Vec<Vec<u8>>> = vec![Vec::with_capacity(coded.len()); validators];
@@ -99,12 +112,14 @@ pub fn availability_spec(
             per_validator[v].push(shard);
         }
     }
-    let leaves: Vec<Vec<u8>> = bundle_chunks
+    let leaves: Vec<[u8; 64]> = bundle_chunks
         .par_iter()
         .zip(per_validator.par_iter())
+        .with_min_len(min_len)
         .map(|(b, s)| {
-            let mut leaf = blake2b_256(b).to_vec();
-            leaf.extend_from_slice(&merkle_wb(s, blake2b_256));
+            let mut leaf = [0u8; 64];
+            leaf[..32].copy_from_slice(&blake2b_256(b));
+            leaf[32..].copy_from_slice(&merkle_wb(s, blake2b_256));
             leaf
         })
         .collect();

@@ -30,6 +30,8 @@ pub mod machines;
 pub mod package;
 pub mod report;
 #[cfg(test)]
+mod bad_input_tests;
+#[cfg(test)]
 mod tests;
 
 pub use availability::{

@@ -2,7 +2,7 @@
 //! segment-root lookup `L`, import data `S` / justifications `J` / extrinsics `X`, the item
 //! counter `I` with its output-size and export-count checks, and the availability spec.
 
-use super::availability::{availability_spec, justification, verify_justification, Chunks};
+use super::availability::{availability_spec_split, justification, verify_justification, Chunks};
 use super::invocation::{refine, RefineArgs, Refinement};
 use super::is_authorized::{authorizer_hash, is_authorized};
 use super::lookup::ServiceView;
@@ -147,6 +147,7 @@ fn gather<D: PackageData + ?Sized>(
     params: &Params,
     p: &WorkPackage,
     data: &D,
+    min_len: usize,
 ) -> Result<Gathered, WorkReportError> {
     let refs: Vec<Vec<ImportRef>> = p
         .items
@@ -180,6 +181,7 @@ fn gather<D: PackageData + ?Sized>(
         // Fetched concurrently; the first failure in import order is reported.
         let fetched: Vec<Result<ImportedSegment, WorkReportError>> = item
             .par_iter()
+            .with_min_len(min_len)
             .map(|r| {
                 let (root, index) = match r {
                     ImportRef::Root(root, n) => (*root, *n),
@@ -272,6 +274,25 @@ where
     V: ServiceView + ?Sized,
     D: PackageData + ?Sized,
 {
+    compute_work_report_split(params, config, view, data, p, core, 1)
+}
+
+/// [`compute_work_report`], its parallel loops (imports, items, erasure coding) split no
+/// finer than `min_len` items: `usize::MAX` runs the whole package on the calling thread.
+/// The result does not depend on it.
+fn compute_work_report_split<V, D>(
+    params: &Params,
+    config: &RefineConfig,
+    view: &V,
+    data: &D,
+    p: &WorkPackage,
+    core: CoreIndex,
+    min_len: usize,
+) -> Result<ComputedReport, WorkReportError>
+where
+    V: ServiceView + ?Sized,
+    D: PackageData + ?Sized,
+{
     check_package(params, p)?;
     let enc = EncodedPackage::new(p);
     let auth = is_authorized(params, config, view, &enc, core);
@@ -283,7 +304,7 @@ where
             max,
         });
     }
-    let g = gather(params, p, data)?;
+    let g = gather(params, p, data, min_len)?;
 
     // ℓ_j = Σ_{k<j} w_e: each item's export offset is fixed by the package alone, so the
     // items refine independently.
@@ -305,6 +326,7 @@ where
     };
     let refined: Vec<Refinement> = (0..p.items.len())
         .into_par_iter()
+        .with_min_len(min_len)
         .map(|j| refine(params, config, view, &args, j, offsets[j]))
         .collect();
 
@@ -346,7 +368,7 @@ where
     }
 
     let b = bundle(&enc, &g);
-    let (spec, chunks) = availability_spec(params, enc.hash, &b, &exports)?;
+    let (spec, chunks) = availability_spec_split(params, enc.hash, &b, &exports, min_len)?;
     let report = WorkReport {
         package_spec: spec,
         context: p.context.clone(),
@@ -365,8 +387,9 @@ where
     })
 }
 
-/// Ξ for many packages on `pool`: packages and their items are refined concurrently; the
-/// results are in `jobs` order and identical for any number of threads.
+/// Ξ for many packages on `pool`: packages (and, when there are fewer packages than
+/// threads, their items and erasure coding) are computed concurrently; the results are in
+/// `jobs` order and identical for any number of threads.
 pub fn refine_packages<V, D>(
     pool: &rayon::ThreadPool,
     params: &Params,
@@ -379,9 +402,20 @@ where
     V: ServiceView + ?Sized,
     D: PackageData + ?Sized,
 {
+    // With at least one package per thread the packages alone keep the pool busy: each is
+    // then computed on one thread (no nested jobs to steal, so a package's data, its
+    // allocations and their frees stay on one core). Fewer packages than threads: their
+    // items and erasure coding are split across the pool as well.
+    let min_len = if jobs.len() >= pool.current_num_threads() {
+        usize::MAX
+    } else {
+        1
+    };
     pool.install(|| {
         jobs.par_iter()
-            .map(|j| compute_work_report(params, config, view, data, j.package, j.core))
+            .map(|j| {
+                compute_work_report_split(params, config, view, data, j.package, j.core, min_len)
+            })
             .collect()
     })
 }

@@ -3,8 +3,10 @@
 pub mod bench;
 pub mod fuzz_target;
 pub mod import;
+pub mod load;
 pub mod pvm;
 pub mod run;
+pub mod submit;
 pub mod testnet;
 pub mod vectors;
 

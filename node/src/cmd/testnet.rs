@@ -1,6 +1,7 @@
 //! `jam testnet`: a local testnet of dev validators in one process.
 
 use super::run::{dial_addr, network_key, start_rpc, status_line, unix_ms, GENESIS_TIME_FIELD};
+use super::load::{LoadPlan, LoadStats};
 use super::CmdResult;
 use crate::validator::{short, Node, NodeConfig, NodeStatus, PeerAddr, SlotClock};
 use jam_consensus::bandersnatch::RingContext;
@@ -13,6 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::watch;
 
 const AFTER_HELP: &str = "\
 Writes BASE_PATH/chainspec.json (JIP-4, plus \"genesis_time_ms\") with a fresh genesis for N JIP-5
@@ -34,6 +36,15 @@ slots) for the nodes to agree, and exits 0 when every node has the same best and
 block, the same finalized chain, and the best chain has blocks in at least 90% of the K slots.
 Its last line is then `best #B finalized #F on all N nodes`. Otherwise it exits 1.
 Without --slots it runs until interrupted (Ctrl-C).
+
+Load: with --load RATE, from slot 2 on, RATE demo-service work packages per second are
+submitted over the nodes' JIP-2 RPC (`submitWorkPackage`, round robin over the cores and the
+nodes; a node not assigned to the core forwards the package to one that is, CE 133) and each is
+followed (`workPackageStatus`) until accumulated. The slot lines then end with
+`pkgs A/S` (accumulated / submitted). With --slots K, submission stops 3 slots before the end
+and the run prints the packages accumulated per second and the time from submission to each
+stage (refined, guaranteed, available, accumulated: p50, p90, max); it fails if none was
+accumulated.
 
 Resilience: with --stop-node I --stop-at-slot S --stop-for K, validator I (and its RPC server)
 is shut down just before slot S (connections closed, store closed) and started again just
@@ -86,8 +97,11 @@ pub struct Args {
     #[arg(long, default_value_t = crate::rpc::RPC_PORT_BASE, value_name = "RPC_PORT_BASE")]
     rpc_port_base: u16,
     /// Do not start the RPC servers.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "load")]
     no_rpc: bool,
+    /// Keep submitting demo-service work packages, RATE per second in all (see below).
+    #[arg(long, value_name = "RATE")]
+    load: Option<f64>,
 }
 
 /// Why a testnet could not run as asked.
@@ -333,6 +347,31 @@ pub fn run(args: Args) -> CmdResult {
         for nd in nodes.iter_mut().flatten() {
             nd.start_clock(clock);
         }
+        let load = args.load.map(|rate| {
+            let at = |slot: u32| {
+                let wait = clock.slot_start(slot).duration_since(SystemTime::now());
+                Instant::now() + wait.unwrap_or_default()
+            };
+            let plan = LoadPlan {
+                urls: (0..n)
+                    .map(|i| format!("ws://127.0.0.1:{}", args.rpc_port_base + i as u16))
+                    .collect(),
+                cores: params.core_count,
+                rate,
+                submit_until: args.slots.map(|k| at(header.slot + k.saturating_sub(2))),
+                drain: args.slots.map(|k| at(header.slot + k + 1)),
+            };
+            let (tx, rx) = watch::channel(LoadStats::default());
+            let start = at(header.slot + 2);
+            let task = tokio::spawn({
+                let plan = plan.clone();
+                async move {
+                    tokio::time::sleep_until(start.into()).await;
+                    super::load::run(plan, tx).await
+                }
+            });
+            (plan, rx, task, start)
+        });
 
         // The others' (summed authored counters, best height).
         let others = |nodes: &[Option<Node>], me: usize| {
@@ -383,9 +422,13 @@ pub fn run(args: Args) -> CmdResult {
             let peers: usize = up.iter().map(|s| s.peers).sum();
             let up0: usize = up.iter().map(|s| s.up0).sum();
             let authored: u32 = up.iter().map(|s| s.authored).sum::<u32>() + log.stopped_authored;
+            let pkgs = load.as_ref().map_or(String::new(), |(_, rx, _, _)| {
+                let s = rx.borrow();
+                format!(" | pkgs {}/{}", s.accumulated, s.submitted)
+            });
             println!(
                 "slot {slot:>4} | best {best} | finalized {fin} | blocks authored {authored:>4} | \
-                 links {peers} up0 {up0}"
+                 links {peers} up0 {up0}{pkgs}"
             );
             // The next line's slot (taken before a restart, which may run into it).
             let next = slot.max(clock.now()) + 1;
@@ -435,6 +478,22 @@ pub fn run(args: Args) -> CmdResult {
         }
         let k = args.slots.unwrap_or_default();
         let nodes: Vec<Node> = nodes.into_iter().flatten().collect();
+        let mut problems = Vec::new();
+        if let Some((plan, rx, task, start)) = load {
+            match tokio::time::timeout(slot_duration * 2, task).await {
+                Ok(Ok(Ok(()))) | Err(_) => {}
+                Ok(Ok(Err(e))) => problems.push(format!("load: {e}")),
+                Ok(Err(e)) => problems.push(format!("load: {e}")),
+            }
+            let s = rx.borrow().clone();
+            let window = plan
+                .submit_until
+                .map_or(start.elapsed(), |t| t.saturating_duration_since(start));
+            print!("{}", super::load::report(&plan, &s, window));
+            if s.accumulated == 0 {
+                problems.push("load: no package was accumulated".to_string());
+            }
+        }
 
         // Let the last blocks spread (at most 3 slots), then check agreement.
         let t0 = Instant::now();
@@ -447,7 +506,6 @@ pub fn run(args: Args) -> CmdResult {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let status: Vec<NodeStatus> = nodes.iter().map(Node::status).collect();
-        let mut problems = Vec::new();
         for (i, s) in status.iter().enumerate() {
             println!("node {i}: {}", status_line(s));
             if let Some(e) = &s.last_error {

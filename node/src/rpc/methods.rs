@@ -367,6 +367,9 @@ fn submit_work_package(ctx: &Ctx, p: &RpcParams) -> Result<Value, RpcError> {
     let package: WorkPackage = decode_exact(&encoded, params)
         .map_err(|e| RpcError::InvalidWorkPackage(format!("does not decode: {e}")))?;
     validate_work_package(params, &package, &extrinsics).map_err(RpcError::InvalidWorkPackage)?;
+    if ctx.submissions.is_some() {
+        ctx.view.note_submitted(package.hash(), core as u16);
+    }
     enqueue(
         ctx,
         Submission::WorkPackage {
@@ -376,6 +379,41 @@ fn submit_work_package(ctx: &Ctx, p: &RpcParams) -> Result<Value, RpcError> {
             extrinsics,
         },
     )
+}
+
+/// `workPackageStatus [Hash]` (an extension of JIP-2): what the node has seen of a work
+/// package — `null` if nothing, else `{"core", "stage", "failed", "results", "stages":
+/// [{"stage", "ms", "block"?, "slot"?}]}` (`results`: the work results once refined) with the stages reached in order (`submitted`, `refined`,
+/// `guaranteed`, `available`, `accumulated`), `ms` since the node first saw the package, and
+/// the best-chain block of the on-chain stages.
+fn work_package_status(ctx: &Ctx, p: &RpcParams) -> Result<Value, RpcError> {
+    let a = args(p, 1, 1)?;
+    let hash = hash_arg(&a[0], "work-package hash")?;
+    let Some(progress) = ctx.view.package_progress(&hash) else {
+        return Ok(Value::Null);
+    };
+    let stages: Vec<Value> = progress
+        .reached
+        .iter()
+        .map(|r| {
+            let mut o = serde_json::json!({
+                "stage": r.stage.name(),
+                "ms": r.after.as_secs_f64() * 1e3,
+            });
+            if let Some((block, slot)) = r.block {
+                o["block"] = b64(&block.0);
+                o["slot"] = Value::from(slot);
+            }
+            o
+        })
+        .collect();
+    Ok(serde_json::json!({
+        "core": progress.core,
+        "stage": progress.stage().map(|s| s.name()),
+        "failed": progress.failed,
+        "results": progress.results,
+        "stages": stages,
+    }))
 }
 
 /// `submitPreimage [ServiceId, Blob, Hash]`: the preimage must be requested (and not yet
@@ -536,7 +574,8 @@ pub fn module(
         Ok(block_ref(ctx.view.heads().borrow().finalized))
     })?;
     type Blocking = fn(&Ctx, &RpcParams) -> Result<Value, RpcError>;
-    let blocking: [(&'static str, Blocking); 6] = [
+    let blocking: [(&'static str, Blocking); 7] = [
+        ("workPackageStatus", work_package_status),
         ("parent", parent),
         ("stateRoot", state_root),
         ("beefyRoot", beefy_root),

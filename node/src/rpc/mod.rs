@@ -21,6 +21,9 @@
 //! `subscribeServicePreimage` / `subscribeServiceRequest`, whose last argument `finalized`
 //! picks the block they track.
 //!
+//! Extension (not in JIP-2): `workPackageStatus [Hash]` gives the stages the node has seen of
+//! a work package, with their times (what `jam submit` follows).
+//!
 //! `submitWorkPackage` and `submitPreimage` validate and queue into a bounded channel
 //! ([`submission_queue`]); without a consumer they answer error [`RpcError::NoConsumer`].
 //!
@@ -28,13 +31,17 @@
 //! codes `-32001..` ([`RpcError::code`]).
 
 mod methods;
+pub use methods::validate_work_package;
 pub mod node_view;
 #[cfg(test)]
 mod tests;
 
 use jam_state::params::Params;
 use jam_state::state::State;
-use jam_state::types::{CoreIndex, HeaderHash, ServiceId, StateRoot, TimeSlot, WorkPackage};
+use crate::validator::tracking::PackageProgress;
+use jam_state::types::{
+    CoreIndex, HeaderHash, ServiceId, StateRoot, TimeSlot, WorkPackage, WorkPackageHash,
+};
 use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -79,6 +86,12 @@ pub trait ChainView: Send + Sync + 'static {
     fn state(&self, hash: &HeaderHash) -> Option<Arc<State>>;
     /// Whether the block is on the best chain.
     fn in_best_chain(&self, hash: &HeaderHash) -> bool;
+    /// What the node has seen of a work package (`workPackageStatus`). Default: nothing.
+    fn package_progress(&self, _hash: &WorkPackageHash) -> Option<PackageProgress> {
+        None
+    }
+    /// Notes a work package submitted through the RPC. Default: ignored.
+    fn note_submitted(&self, _hash: WorkPackageHash, _core: CoreIndex) {}
 }
 
 /// A validated submission for the node's consumer (guaranteeing / preimage distribution).

@@ -4,7 +4,8 @@ use super::{BlockMeta, BlockRef, ChainView, Heads};
 use crate::validator::{ChainReader, NodeStatus};
 use jam_state::params::Params;
 use jam_state::state::State;
-use jam_state::types::HeaderHash;
+use crate::validator::tracking::PackageProgress;
+use jam_state::types::{CoreIndex, HeaderHash, WorkPackageHash};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
@@ -87,5 +88,13 @@ impl ChainView for NodeView {
 
     fn in_best_chain(&self, hash: &HeaderHash) -> bool {
         self.reader.in_best_chain(hash)
+    }
+
+    fn package_progress(&self, hash: &WorkPackageHash) -> Option<PackageProgress> {
+        self.reader.package_progress(hash)
+    }
+
+    fn note_submitted(&self, hash: WorkPackageHash, core: CoreIndex) {
+        self.reader.note_submitted(hash, core)
     }
 }

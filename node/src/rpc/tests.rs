@@ -685,3 +685,154 @@ fn work_package_limits() {
     exports.items[0].export_count = (p.max_exports + 1) as u16;
     assert!(methods::validate_work_package(&p, &exports, &[x]).is_err());
 }
+
+/// A package over a GP §14.3 limit is answered with a JSON-RPC error (`-32003`) and never
+/// queued: more than `I` items, more than `T` extrinsics, more than `W_M` imports, a bundle
+/// over `W_B`; a request over the server's message limit is refused and the server keeps
+/// serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversize_work_packages_are_refused_and_not_queued() {
+    let p = Params::tiny();
+    let (tx, mut rx) = submission_queue(8);
+    let (server, c) = serve(chain(), Some(tx)).await;
+    let (wp, x) = work_package();
+    let wp: WorkPackage = jam_state::codec::decode_exact(&wp, &p).unwrap();
+    let none: [String; 0] = [];
+
+    let mut items = wp.clone();
+    items.items = vec![items.items[0].clone(); 17];
+    let xs = vec![b64(&x); 17];
+    assert_eq!(
+        code(
+            &c,
+            "submitWorkPackage",
+            rpc_params![0, b64(&items.encode()), xs]
+        )
+        .await,
+        -32003
+    );
+    let mut extrinsics = wp.clone();
+    extrinsics.items[0].extrinsic = vec![extrinsics.items[0].extrinsic[0].clone(); 129];
+    let xs = vec![b64(&x); 129];
+    assert_eq!(
+        code(
+            &c,
+            "submitWorkPackage",
+            rpc_params![0, b64(&extrinsics.encode()), xs]
+        )
+        .await,
+        -32003
+    );
+    let mut imports = wp.clone();
+    imports.items[0].extrinsic.clear();
+    imports.items[0].import_segments = vec![Default::default(); p.max_imports as usize + 1];
+    assert_eq!(
+        code(
+            &c,
+            "submitWorkPackage",
+            rpc_params![0, b64(&imports.encode()), none.clone()]
+        )
+        .await,
+        -32003
+    );
+    assert!(rx.try_recv().is_err(), "an oversize package was queued");
+
+    // W_B through the payload: |j| + |f| + |y| + Σ x_len ≤ W_B (a ~18 MB request).
+    let big_client = WsClientBuilder::default()
+        .request_timeout(Duration::from_secs(60))
+        .max_request_size(64 << 20)
+        .max_response_size(64 << 20)
+        .build(format!("ws://{}", server.local_addr()))
+        .await
+        .unwrap();
+    let mut big = wp.clone();
+    let room = p.max_bundle_size as usize - x.len();
+    big.items[0].payload = Bytes(vec![0x5a; room + 1]);
+    assert_eq!(
+        code(
+            &big_client,
+            "submitWorkPackage",
+            rpc_params![0, b64(&big.encode()), [b64(&x)]]
+        )
+        .await,
+        -32003
+    );
+    assert!(rx.try_recv().is_err(), "an oversize package was queued");
+    // At exactly W_B it is accepted.
+    big.items[0].payload.0.pop();
+    assert_eq!(
+        big_client
+            .request::<Value, _>(
+                "submitWorkPackage",
+                rpc_params![0, b64(&big.encode()), [b64(&x)]]
+            )
+            .await
+            .unwrap(),
+        Value::Null
+    );
+    assert!(matches!(
+        rx.try_recv(),
+        Ok(Submission::WorkPackage { package, .. }) if package.items[0].payload.0.len() == room
+    ));
+
+    // Past the server's message limit: refused (the connection may be closed), and the
+    // server still answers.
+    let huge = vec![0u8; methods::MAX_MESSAGE_BYTES as usize];
+    let r = big_client
+        .request::<Value, _>("submitWorkPackage", rpc_params![0, b64(&huge), none])
+        .await;
+    assert!(r.is_err(), "{r:?}");
+    assert!(rx.try_recv().is_err());
+    let fresh = WsClientBuilder::default()
+        .build(format!("ws://{}", server.local_addr()))
+        .await
+        .unwrap();
+    assert_eq!(
+        call(
+            &fresh,
+            "submitWorkPackage",
+            rpc_params![0, b64(&wp.encode()), [b64(&x)]]
+        )
+        .await,
+        Value::Null
+    );
+    assert!(rx.try_recv().is_ok());
+}
+
+/// The RPC should refuse what Ξ would refuse for the package alone (GP §14.3, `check_package`):
+/// Σ w_g < G_R and Σ w_a < G_A (eq. 14.6), and the bundle size with each import counted as
+/// `W_G + 32⌈log2 W_M⌉` (eq. 14.5). Such packages are accepted today and only fail at the
+/// guarantor (no harm: it logs "not guaranteed"), hence ignored.
+#[test]
+#[ignore = "gap: validate_work_package does not check the gas sums (GP 14.6) nor the import proof footprint (GP 14.5)"]
+fn rpc_limits_match_check_package() {
+    use jam_consensus::refine::check_package;
+    let p = Params::tiny();
+    let (wp, x) = work_package();
+    let wp: WorkPackage = jam_state::codec::decode_exact(&wp, &p).unwrap();
+    let mut cases = Vec::new();
+    let mut refine_gas = wp.clone();
+    refine_gas.items[0].refine_gas_limit = p.max_refine_gas;
+    cases.push(("refine gas", refine_gas, vec![x.clone()]));
+    let mut acc_gas = wp.clone();
+    acc_gas.items[0].accumulate_gas_limit = p.max_accumulate_gas;
+    cases.push(("accumulate gas", acc_gas, vec![x.clone()]));
+    let mut footprint = wp.clone();
+    footprint.items[0].extrinsic.clear();
+    footprint.items[0].import_segments = vec![Default::default(); 3000];
+    let segment = p.segment_size();
+    let used = 3000 * segment + footprint.items[0].payload.len();
+    footprint.items[0].payload = Bytes(vec![1; 3 + p.max_bundle_size as usize - used]);
+    cases.push(("import footprint", footprint, vec![]));
+    let mut accepted = Vec::new();
+    for (what, pk, xs) in cases {
+        assert!(check_package(&p, &pk).is_err(), "{what}: Ξ accepts it");
+        if methods::validate_work_package(&p, &pk, &xs).is_ok() {
+            accepted.push(what);
+        }
+    }
+    assert!(
+        accepted.is_empty(),
+        "the RPC accepts packages Ξ refuses: {accepted:?}"
+    );
+}

@@ -859,60 +859,6 @@ impl NodeAvailability {
 // ---- The running validator's hooks (chain task and network) ----
 
 impl super::ChainTask {
-    /// Puts the pooled assurances anchored on the parent into E_A (GP eqs. 11.10–11.14), re-sealing
-    /// the block; an extrinsic the import rules refuse is dropped (the block is kept as it was).
-    pub(super) async fn with_assurances(
-        &mut self,
-        block: jam_state::types::Block,
-        state: &std::sync::Arc<jam_state::state::State>,
-    ) -> jam_state::types::Block {
-        let selected = self
-            .sh
-            .availability
-            .select(&block.header.parent, &state.availability);
-        if selected.is_empty() {
-            return block;
-        }
-        let (params, ring, keys, st) = (
-            self.sh.params.clone(),
-            self.ring.clone(),
-            self.keys.clone(),
-            state.clone(),
-        );
-        let mut ctx = self.import_ctx.clone();
-        ctx.parent_hash = Some(block.header.parent);
-        ctx.prior_state_root = Some(block.header.parent_state_root);
-        let (plain, n, slot) = (block.clone(), selected.len(), block.header.slot);
-        let r = tokio::task::spawn_blocking(move || {
-            let mut b = block;
-            b.extrinsic.assurances = selected;
-            b.header.extrinsic_hash = jam_consensus::import::extrinsic_hash(&b.extrinsic);
-            let claim = jam_consensus::author::claim_slot(&params, &ring, &st, slot, &keys)
-                .map_err(|e| e.to_string())?
-                .ok_or("slot no longer ours")?;
-            jam_consensus::author::seal_header(&mut b.header, &keys, &claim)
-                .map_err(|e| e.to_string())?;
-            jam_consensus::import::import_block(&params, &ctx, &st, &b)
-                .map_err(|e| e.to_string())?;
-            Ok::<_, String>(b)
-        })
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r);
-        match r {
-            Ok(b) => {
-                self.sh
-                    .log(format_args!("slot {slot}: {n} assurance(s) in E_A"));
-                b
-            }
-            Err(e) => {
-                self.sh
-                    .log(format_args!("slot {slot}: assurances dropped: {e}"));
-                plain
-            }
-        }
-    }
-
     /// After a new best block `hash` (posterior `state`, its E_G `guarantees`): fetch our
     /// shards of newly reported work (CE 137, from its guarantors) and assure what we hold
     /// (CE 141 to every connected validator).

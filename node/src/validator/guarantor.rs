@@ -8,33 +8,56 @@
 //! - [`sign_report`] / [`verify_signature`]: `ed25519(X_G ‖ H(E(report)))` (eq. 11.26).
 //! - [`Guarantees`]: the pool of pending guarantees, at most one per core, dropped once
 //!   included or stale.
-//! - [`run`]: the submission consumer; [`serve_share`]: the CE 134 responder, which refines
-//!   the bundle itself and signs only a report whose hash matches its own.
+//! - [`run`]: the submission consumer. Packages go to one worker per core, which guarantees
+//!   them one at a time and waits while the core already has [`BACKLOG`] guarantees pending
+//!   (the chain takes one report per core and block), so a busy core holds its packages in
+//!   the bounded queue instead of refining reports that would go stale. A package for a core
+//!   this validator is not assigned to is forwarded to one that is (JAMNP-S CE 133, once).
+//! - [`serve_share`]: the CE 134 responder, which refines the bundle itself and signs only a
+//!   report whose hash matches its own; [`serve_submission`]: the CE 133 responder.
 
+use super::tracking::Stage;
 use super::{lock, Shared};
+use jam_consensus::assurances::{fates, CoreFate};
 use jam_consensus::crypto::{ed25519_verify, JAM_GUARANTEE};
 use jam_consensus::refine::{
     compute_work_report, ComputedReport, InMemoryPackageData, RefineConfig,
 };
 use jam_consensus::reports::{core_assignments, guarantee_message};
 use jam_consensus::validator_keys::ValidatorSecrets;
-use jam_network::work_messages::{split_extrinsics, CoreMappings, WorkReportSignature};
+use jam_network::work_messages::{
+    split_extrinsics, CoreMappings, WorkPackageSubmission, WorkReportSignature,
+};
 use jam_network::{Connection, Stream, StreamKind};
-use jam_state::codec::{decode_prefix, Encode};
+use jam_state::codec::{decode_exact, decode_prefix, Encode};
 use jam_state::hash::blake2b_256;
 use jam_state::params::Params;
 use jam_state::state::State;
 use jam_state::types::{
-    CoreIndex, Ed25519Public, Ed25519Signature, OpaqueHash, ReportGuarantee, TimeSlot,
-    ValidatorIndex, ValidatorSignature, WorkPackage, WorkReport, WorkReportHash,
+    AvailAssurance, CoreIndex, Ed25519Public, Ed25519Signature, OpaqueHash, ReportGuarantee, TimeSlot,
+    ValidatorIndex, ValidatorSignature, WorkExecResult, WorkPackage, WorkReport, WorkReportHash,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// How long a co-guarantor may take to refine a shared package and answer (CE 134).
 const SHARE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A core's worker refines its next package only while fewer guarantees than this are
+/// pending for the core.
+pub const BACKLOG: usize = 2;
+
+/// The most guarantees pooled per core (from every guarantor of the core).
+pub const MAX_POOLED_PER_CORE: usize = 8;
+
+/// Packages queued per core worker.
+const CORE_QUEUE: usize = 64;
+
+/// The longest a core's worker waits for room before it refines anyway (the pool is pruned
+/// of stale guarantees on every block, so this only bounds a stalled chain).
+const MAX_BACKLOG_WAIT: Duration = Duration::from_secs(30);
 
 /// Why a package was not guaranteed.
 #[derive(Debug, thiserror::Error)]
@@ -57,9 +80,15 @@ pub enum GuaranteeError {
     /// Fewer than two guarantors signed (GP 11.23).
     #[error("only {0} signature(s)")]
     TooFewSignatures(usize),
-    /// A network error (CE 134).
+    /// A network error (CE 133/134).
     #[error("network: {0}")]
     Net(String),
+    /// The signatures are not ordered by strictly ascending validator index (GP 11.25).
+    #[error("guarantor signatures not sorted by unique validator index")]
+    UnorderedSigners,
+    /// This node does not guarantee (no submission consumer).
+    #[error("this node does not guarantee")]
+    NoGuarantor,
 }
 
 /// The core of validator `index` at `slot` under the state's η_2 (G, GP eq. 11.21).
@@ -83,16 +112,26 @@ pub fn assignment(
     Some((i as ValidatorIndex, core_of(params, state, slot, i)?))
 }
 
-/// The validators (index, Ed25519 key) assigned to `core` at `slot` (GP eq. 11.21).
+/// The validators (index, Ed25519 key) assigned to `core` at `slot` (GP eq. 11.21), for a
+/// `slot` in the epoch of the state's τ (η_2, κ) or in the epoch before it (η_3, λ: G*,
+/// eq. 11.22); none for older slots.
 pub fn co_guarantors(
     params: &Params,
     state: &State,
     slot: TimeSlot,
     core: CoreIndex,
 ) -> Vec<(ValidatorIndex, Ed25519Public)> {
-    core_assignments(params, &state.entropy[2], slot)
+    let (epoch, now) = (slot / params.epoch_length, state.timeslot / params.epoch_length);
+    let (entropy, keys) = if epoch >= now {
+        (&state.entropy[2], &state.active_validators)
+    } else if epoch + 1 == now {
+        (&state.entropy[3], &state.previous_validators)
+    } else {
+        return Vec::new();
+    };
+    core_assignments(params, entropy, slot)
         .into_iter()
-        .zip(state.active_validators.iter())
+        .zip(keys.iter())
         .enumerate()
         .filter(|(_, (c, _))| *c == core)
         .map(|(i, (_, v))| (i as ValidatorIndex, v.ed25519))
@@ -114,52 +153,74 @@ pub fn verify_signature(key: &Ed25519Public, report: &WorkReport, sig: &Ed25519S
     ed25519_verify(&key.0, &guarantee_message(report), &sig.0)
 }
 
-/// Pending guarantees, at most one per core (the first; GP 11.23 allows one per core and block).
+/// Pending guarantees per core, in arrival order (at most [`MAX_POOLED_PER_CORE`] each; GP
+/// 11.23 lets a block carry one per core).
 #[derive(Debug, Default)]
 pub struct Guarantees {
-    by_core: BTreeMap<CoreIndex, ReportGuarantee>,
+    by_core: BTreeMap<CoreIndex, VecDeque<ReportGuarantee>>,
 }
 
 impl Guarantees {
-    /// Adds `g` unless its core already has one; whether it was added.
+    /// Adds `g` unless its package is already pooled or its core's queue is full; whether it
+    /// was added.
     pub fn add(&mut self, g: ReportGuarantee) -> bool {
-        if self.by_core.contains_key(&g.report.core_index) {
+        let q = self.by_core.entry(g.report.core_index).or_default();
+        let h = g.report.package_spec.hash;
+        if q.len() >= MAX_POOLED_PER_CORE || q.iter().any(|p| p.report.package_spec.hash == h) {
             return false;
         }
-        self.by_core.insert(g.report.core_index, g);
+        q.push_back(g);
         true
     }
 
-    /// The guarantees for a block at `slot` on `state`: for free cores (ρ empty), in core
-    /// order, whose signatures are from the current or previous rotation (GP 11.23–11.25).
-    pub fn select(&self, params: &Params, state: &State, slot: TimeSlot) -> Vec<ReportGuarantee> {
+    /// Guarantees pending for `core`.
+    pub fn pending(&self, core: CoreIndex) -> usize {
+        self.by_core.get(&core).map_or(0, VecDeque::len)
+    }
+
+    /// The guarantees for a block at `slot` on `state` whose E_A is `assurances`: for each
+    /// core free after the assurances (ρ‡ empty: GP 11.2), in core order, the oldest whose
+    /// signatures are from the current or previous rotation (GP 11.23–11.25).
+    pub fn select(
+        &self,
+        params: &Params,
+        state: &State,
+        slot: TimeSlot,
+        assurances: &[AvailAssurance],
+    ) -> Vec<ReportGuarantee> {
         let r = params.rotation_period as u32;
+        let fates = fates(params, &state.availability, assurances, slot);
         self.by_core
-            .values()
-            .filter(|g| {
-                g.slot <= slot
-                    && g.slot / r + 1 >= slot / r
-                    && state
-                        .availability
-                        .get(g.report.core_index as usize)
-                        .is_some_and(|a| a.is_none())
+            .iter()
+            .filter(|(core, _)| {
+                fates
+                    .get(**core as usize)
+                    .is_some_and(|f| *f != CoreFate::Engaged)
             })
-            .cloned()
+            .filter_map(|(_, q)| {
+                q.iter()
+                    .find(|g| g.slot <= slot && g.slot / r + 1 >= slot / r)
+                    .cloned()
+            })
             .collect()
     }
 
     /// Drops guarantees whose package is in `included` or that are stale at `slot`.
     pub fn prune(&mut self, params: &Params, included: &[ReportGuarantee], slot: TimeSlot) {
         let r = params.rotation_period as u32;
-        self.by_core.retain(|_, g| {
-            let h = g.report.package_spec.hash;
-            g.slot / r + 1 >= slot / r && !included.iter().any(|i| i.report.package_spec.hash == h)
-        });
+        for q in self.by_core.values_mut() {
+            q.retain(|g| {
+                let h = g.report.package_spec.hash;
+                g.slot / r + 1 >= slot / r
+                    && !included.iter().any(|i| i.report.package_spec.hash == h)
+            });
+        }
+        self.by_core.retain(|_, q| !q.is_empty());
     }
 
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.by_core.len()
+        self.by_core.values().map(VecDeque::len).sum()
     }
 }
 
@@ -217,35 +278,207 @@ fn best_state(sh: &Shared) -> Result<(Arc<State>, TimeSlot), GuaranteeError> {
     Ok((state, slot))
 }
 
-/// The submission consumer: guarantees each work package (see the module docs).
+/// A package to guarantee.
+pub(super) struct Job {
+    pub core: CoreIndex,
+    pub package: WorkPackage,
+    pub extrinsics: Vec<Vec<u8>>,
+    /// Received from another node over CE 133: never forwarded again.
+    pub forwarded: bool,
+}
+
+/// The submission consumer (see the module docs): RPC submissions and CE 133 packages
+/// (`jobs`) go to one worker per core.
 pub(super) async fn run(
     sh: Arc<Shared>,
     keys: Arc<ValidatorSecrets>,
     mut rx: mpsc::Receiver<crate::rpc::Submission>,
+    mut jobs: mpsc::Receiver<Job>,
 ) {
-    while let Some(sub) = rx.recv().await {
-        let crate::rpc::Submission::WorkPackage {
-            core,
-            package,
-            extrinsics,
-            ..
-        } = sub
-        else {
-            continue;
+    let mut workers: HashMap<CoreIndex, mpsc::Sender<Job>> = HashMap::new();
+    loop {
+        let job = tokio::select! {
+            sub = rx.recv() => match sub {
+                Some(crate::rpc::Submission::WorkPackage {
+                    core,
+                    package,
+                    extrinsics,
+                    ..
+                }) => Job {
+                    core,
+                    package: *package,
+                    extrinsics,
+                    forwarded: false,
+                },
+                // Preimage distribution is not wired in yet: dropped.
+                Some(crate::rpc::Submission::Preimage { .. }) => continue,
+                None => return,
+            },
+            job = jobs.recv() => match job {
+                Some(job) => job,
+                None => return,
+            },
         };
-        let hash = package.hash();
-        match guarantee(&sh, &keys, *package, extrinsics, core).await {
-            Ok(g) => {
-                sh.log(format_args!(
-                    "package {} on core {core}: guaranteed with {} signatures (CE 135 sent)",
-                    super::short(&hash),
-                    g.signatures.len()
-                ));
+        let core = job.core;
+        let tx = workers.entry(core).or_insert_with(|| {
+            let (tx, rx) = mpsc::channel(CORE_QUEUE);
+            tokio::spawn(core_worker(sh.clone(), keys.clone(), core, rx));
+            tx
+        });
+        if let Err(e) = tx.try_send(job) {
+            let job = match e {
+                mpsc::error::TrySendError::Full(j) | mpsc::error::TrySendError::Closed(j) => j,
+            };
+            let why = format!("core {core} queue full ({CORE_QUEUE} packages)");
+            sh.log(format_args!(
+                "package {}: dropped: {why}",
+                super::short(&job.package.hash())
+            ));
+            lock(&sh.packages).fail(job.package.hash(), core, why);
+        }
+    }
+}
+
+/// Whether we are assigned to `core` at the best block.
+fn assigned_here(sh: &Shared, keys: &ValidatorSecrets, core: CoreIndex) -> bool {
+    best_state(sh).is_ok_and(|(state, slot)| {
+        assignment(&sh.params, &state, slot, &keys.ed25519_public()).map(|(_, c)| c) == Some(core)
+    })
+}
+
+/// Guarantees a core's packages one at a time (see the module docs).
+async fn core_worker(
+    sh: Arc<Shared>,
+    keys: Arc<ValidatorSecrets>,
+    core: CoreIndex,
+    mut jobs: mpsc::Receiver<Job>,
+) {
+    while let Some(job) = jobs.recv().await {
+        let hash = job.package.hash();
+        if assigned_here(&sh, &keys, core) {
+            let t0 = std::time::Instant::now();
+            while lock(&sh.guarantees).pending(core) >= BACKLOG && t0.elapsed() < MAX_BACKLOG_WAIT
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            Err(e) => sh.log(format_args!(
-                "package {} on core {core}: not guaranteed: {e}",
-                super::short(&hash)
+        }
+        let r = guarantee(&sh, &keys, &job).await;
+        match r {
+            Ok(g) => sh.log(format_args!(
+                "package {} on core {core}: guaranteed with {} signatures (CE 135 sent)",
+                super::short(&hash),
+                g.signatures.len()
             )),
+            // Not (or no longer, after a rotation) ours: to a validator assigned to the core.
+            Err(GuaranteeError::NotAssigned { .. } | GuaranteeError::TooFewSignatures(_))
+                if !job.forwarded =>
+            {
+                match forward(&sh, &job).await {
+                    Ok(i) => sh.log(format_args!(
+                        "package {} on core {core}: forwarded to validator {i} (CE 133)",
+                        super::short(&hash)
+                    )),
+                    Err(e) => {
+                        sh.log(format_args!(
+                            "package {} on core {core}: not forwarded: {e}",
+                            super::short(&hash)
+                        ));
+                        lock(&sh.packages).fail(hash, core, e.to_string());
+                    }
+                }
+            }
+            Err(e) => {
+                sh.log(format_args!(
+                    "package {} on core {core}: not guaranteed: {e}",
+                    super::short(&hash)
+                ));
+                lock(&sh.packages).fail(hash, core, e.to_string());
+            }
+        }
+    }
+}
+
+/// Sends a package to a validator assigned to its core (JAMNP-S CE 133); the one chosen.
+async fn forward(sh: &Arc<Shared>, job: &Job) -> Result<ValidatorIndex, GuaranteeError> {
+    let (state, slot) = best_state(sh)?;
+    let hash = job.package.hash();
+    let peers: Vec<(ValidatorIndex, Connection)> = {
+        let p = lock(&sh.peers);
+        co_guarantors(&sh.params, &state, slot, job.core)
+            .into_iter()
+            .filter_map(|(i, k)| p.get(&k).map(|p| (i, p.conn.clone())))
+            .collect()
+    };
+    if peers.is_empty() {
+        return Err(GuaranteeError::Net(format!(
+            "no connection to a guarantor of core {}",
+            job.core
+        )));
+    }
+    // Spread packages over the core's guarantors by their hash.
+    let first = hash.0[0] as usize % peers.len();
+    let mut last = String::new();
+    for k in 0..peers.len() {
+        let (i, conn) = &peers[(first + k) % peers.len()];
+        let sub = WorkPackageSubmission {
+            core: job.core,
+            package: job.package.clone(),
+        };
+        let r = tokio::time::timeout(
+            SHARE_TIMEOUT,
+            conn.submit_work_package(&sub, &job.extrinsics),
+        )
+        .await;
+        match r {
+            Ok(Ok(())) => return Ok(*i),
+            Ok(Err(e)) => last = e.to_string(),
+            Err(_) => last = "timed out".into(),
+        }
+    }
+    Err(GuaranteeError::Net(format!("CE 133: {last}")))
+}
+
+/// JAMNP-S CE 133, guarantor side: `Core Index ++ Work-Package`, the extrinsics, FIN; the
+/// package is checked against the limits and queued for its core's worker (it is not
+/// forwarded again).
+pub(super) async fn serve_submission(sh: &Arc<Shared>, mut s: Stream) {
+    let r = async {
+        let net = |e: &dyn std::fmt::Display| GuaranteeError::Net(e.to_string());
+        let first = s.recv_raw().await.map_err(|e| net(&e))?;
+        let sub: WorkPackageSubmission =
+            decode_exact(&first, &sh.params).map_err(|e| GuaranteeError::Bundle(e.to_string()))?;
+        let data = s.recv_raw().await.map_err(|e| net(&e))?;
+        s.recv_fin().await.map_err(|e| net(&e))?;
+        let extrinsics = split_extrinsics(&sub.package, &data)
+            .map_err(|e| GuaranteeError::Bundle(e.to_string()))?;
+        crate::rpc::validate_work_package(&sh.params, &sub.package, &extrinsics)
+            .map_err(GuaranteeError::Bundle)?;
+        if usize::from(sub.core) >= sh.params.cores() {
+            return Err(GuaranteeError::Bundle(format!("core {}", sub.core)));
+        }
+        let hash = sub.package.hash();
+        let queue = sh.guarantor.get().cloned().ok_or(GuaranteeError::NoGuarantor)?;
+        lock(&sh.packages).reach(hash, Some(sub.core), Stage::Submitted, None);
+        queue
+            .try_send(Job {
+                core: sub.core,
+                package: sub.package,
+                extrinsics,
+                forwarded: true,
+            })
+            .map_err(|_| GuaranteeError::Net("submission queue full".into()))?;
+        s.finish().map_err(|e| net(&e))?;
+        Ok::<_, GuaranteeError>(hash)
+    }
+    .await;
+    match r {
+        Ok(h) => sh.log(format_args!(
+            "package {} received (CE 133)",
+            super::short(&h)
+        )),
+        Err(e) => {
+            sh.log(format_args!("package submission refused (CE 133): {e}"));
+            s.reset(jam_network::stream::codes::REFUSED);
         }
     }
 }
@@ -254,10 +487,9 @@ pub(super) async fn run(
 async fn guarantee(
     sh: &Arc<Shared>,
     keys: &Arc<ValidatorSecrets>,
-    package: WorkPackage,
-    extrinsics: Vec<Vec<u8>>,
-    core: CoreIndex,
+    job: &Job,
 ) -> Result<ReportGuarantee, GuaranteeError> {
+    let core = job.core;
     let (state, slot) = best_state(sh)?;
     let me = keys.ed25519_public();
     let mine = assignment(&sh.params, &state, slot, &me);
@@ -268,8 +500,11 @@ async fn guarantee(
         });
     };
     debug_assert_eq!(c, core);
-    let computed = refine(sh.params.clone(), state.clone(), package, extrinsics, core).await?;
+    let package = job.package.clone();
+    let computed =
+        refine(sh.params.clone(), state.clone(), package, job.extrinsics.clone(), core).await?;
     let (report, bundle) = (computed.report.clone(), computed.bundle.clone());
+    note_refined(sh, &report);
     let hash = report_hash(&report);
     let mut sigs = vec![ValidatorSignature {
         validator_index: my_index,
@@ -388,6 +623,7 @@ pub(super) async fn serve_share(sh: &Arc<Shared>, keys: &Arc<ValidatorSecrets>, 
             .hold(&computed, slot)
             .map_err(|e| GuaranteeError::Refine(format!("availability: {e}")))?;
         let report = computed.report;
+        note_refined(sh, &report);
         let answer = WorkReportSignature {
             report_hash: report_hash(&report),
             signature: sign_report(keys, &report),
@@ -408,11 +644,40 @@ pub(super) async fn serve_share(sh: &Arc<Shared>, keys: &Arc<ValidatorSecrets>, 
     }
 }
 
+/// Records that a report for the package exists, with its work results ([`super::tracking`]).
+fn note_refined(sh: &Shared, report: &WorkReport) {
+    let results = report.results.iter().map(|r| describe(&r.result)).collect();
+    let mut t = lock(&sh.packages);
+    let hash = report.package_spec.hash;
+    t.reach(hash, Some(report.core_index), Stage::Refined, None);
+    t.set_results(hash, results);
+}
+
+/// A work result as people read it: the output blob or the error.
+pub fn describe(r: &WorkExecResult) -> String {
+    match r {
+        WorkExecResult::Ok(o) => format!("ok 0x{}", hex::encode(&o.0)),
+        WorkExecResult::OutOfGas => "out of gas".into(),
+        WorkExecResult::Panic => "panic".into(),
+        WorkExecResult::BadExports => "bad export count".into(),
+        WorkExecResult::BadCode => "BAD (code not available)".into(),
+        WorkExecResult::CodeOversize => "BIG (code too large)".into(),
+    }
+}
+
 /// JAMNP-S CE 135, receiving side: checks the signatures against the assignment and pools it.
 pub(super) fn receive(sh: &Shared, g: ReportGuarantee) -> Result<bool, GuaranteeError> {
     let (state, _) = best_state(sh)?;
     if g.signatures.len() < 2 {
         return Err(GuaranteeError::TooFewSignatures(g.signatures.len()));
+    }
+    // GP 11.25: guarantor indices strictly ascending (so distinct).
+    if g
+        .signatures
+        .windows(2)
+        .any(|w| w[0].validator_index >= w[1].validator_index)
+    {
+        return Err(GuaranteeError::UnorderedSigners);
     }
     let assigned = co_guarantors(&sh.params, &state, g.slot, g.report.core_index);
     for s in &g.signatures {
@@ -427,6 +692,7 @@ pub(super) fn receive(sh: &Shared, g: ReportGuarantee) -> Result<bool, Guarantee
             });
         }
     }
+    note_refined(sh, &g.report);
     Ok(lock(&sh.guarantees).add(g))
 }
 
@@ -491,7 +757,7 @@ mod tests {
     }
 
     #[test]
-    fn pool_keeps_one_per_core_and_prunes() {
+    fn pool_queues_per_core_selects_the_oldest_and_prunes() {
         let (params, state, _) = setup();
         let g = |core, slot, h: u8| {
             let mut report = WorkReport {
@@ -507,13 +773,189 @@ mod tests {
         };
         let mut pool = Guarantees::default();
         assert!(pool.add(g(0, 1, 1)));
-        assert!(!pool.add(g(0, 1, 2)));
+        assert!(!pool.add(g(0, 1, 1)), "the same package twice");
+        assert!(pool.add(g(0, 1, 2)));
         assert!(pool.add(g(1, 1, 3)));
-        assert_eq!(pool.select(&params, &state, 2).len(), 2);
-        assert_eq!(pool.select(&params, &state, 0).len(), 0);
-        pool.prune(&params, &[g(1, 1, 3)], 2);
-        assert_eq!(pool.len(), 1);
+        assert_eq!((pool.pending(0), pool.pending(1)), (2, 1));
+        let sel = pool.select(&params, &state, 2, &[]);
+        let picked: Vec<_> = sel.iter().map(|g| g.report.package_spec.hash.0[0]).collect();
+        assert_eq!(picked, vec![1, 3], "one per core, the oldest");
+        assert_eq!(pool.select(&params, &state, 0, &[]).len(), 0);
+        // An engaged core (ρ holds a report) gets none, unless the block's assurances free it.
+        let mut busy = state.clone();
+        busy.availability[0] = Some(jam_state::types::AvailabilityAssignment {
+            report: g(0, 1, 9).report,
+            timeout: 1,
+        });
+        let sel = pool.select(&params, &busy, 2, &[]);
+        assert_eq!(sel.len(), 1);
+        assert_eq!(sel[0].report.core_index, 1);
+        let v = params.validators();
+        let assure_core_0: Vec<AvailAssurance> = (0..v as u16)
+            .map(|i| {
+                let mut bitfield = jam_state::types::AvailabilityBitfield::zeroed(&params);
+                bitfield.set_bit(0, true);
+                AvailAssurance {
+                    anchor: OpaqueHash::default(),
+                    bitfield,
+                    validator_index: i,
+                    signature: Ed25519Signature::default(),
+                }
+            })
+            .collect();
+        assert_eq!(pool.select(&params, &busy, 2, &assure_core_0).len(), 2);
+        pool.prune(&params, &[g(0, 1, 1)], 2);
+        assert_eq!(pool.len(), 2);
+        assert_eq!(pool.select(&params, &state, 2, &[])[0].report.package_spec.hash.0[0], 2);
+        for i in 10..10 + MAX_POOLED_PER_CORE as u8 {
+            pool.add(g(1, 1, i));
+        }
+        assert_eq!(pool.pending(1), MAX_POOLED_PER_CORE, "bounded per core");
         pool.prune(&params, &[], 1 + 3 * params.rotation_period as u32);
         assert_eq!(pool.len(), 0);
+    }
+
+    /// A started node with validator `me`'s keys on the dev genesis: no peers, no clock (it
+    /// authors nothing); for calling the CE 135 [`receive`] on its [`Shared`].
+    async fn lone_node(
+        params: &Params,
+        state: &State,
+        keys: &[ValidatorSecrets],
+        me: usize,
+    ) -> (super::super::Node, std::path::PathBuf) {
+        let base =
+            std::env::temp_dir().join(format!("jam-guarantor-receive-{}-{me}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let cfg = super::super::NodeConfig {
+            name: format!("node {me}"),
+            params: params.clone(),
+            ring: Arc::new(RingContext::new(params.validators()).unwrap()),
+            genesis_header: jam_consensus::genesis::genesis_header(state),
+            genesis_state: state.clone(),
+            keys: keys[me].clone(),
+            network_key: ed25519_dalek::SigningKey::from_bytes(&[me as u8 + 1; 32]),
+            base_path: base.clone(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            peers: vec![],
+            tickets: false,
+            last_slot: None,
+            grid: false,
+            verbose: false,
+        };
+        let node = super::super::Node::start(cfg).await.expect("a node");
+        (node, base)
+    }
+
+    /// CE 135: a received guarantee is pooled only with ≥ 2 signatures, each by a validator
+    /// assigned to the report's core at the guarantee's slot, over that very report (GP
+    /// 11.23–11.26).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn receive_rejects_bad_signatures_unassigned_signers_and_single_signatures() {
+        let (params, state, keys) = setup();
+        let (node, base) = lone_node(&params, &state, &keys, 0).await;
+        let sh = &node.shared;
+        let slot = state.timeslot;
+        let on_core: Vec<usize> = co_guarantors(&params, &state, slot, 0)
+            .into_iter()
+            .map(|(i, _)| i as usize)
+            .collect();
+        let off_core: Vec<usize> = co_guarantors(&params, &state, slot, 1)
+            .into_iter()
+            .map(|(i, _)| i as usize)
+            .collect();
+        assert!(on_core.len() >= 2 && !off_core.is_empty());
+        let report = |h: u8| {
+            let mut r = WorkReport::default();
+            r.package_spec.hash = OpaqueHash([h; 32]);
+            r
+        };
+        let sig = |i: usize, r: &WorkReport| ValidatorSignature {
+            validator_index: i as ValidatorIndex,
+            signature: sign_report(&keys[i], r),
+        };
+        // Signatures in ascending validator order, as GP 11.25 asks (checked on its own in
+        // `receive_rejects_a_repeated_signer`).
+        let g = |r: &WorkReport, mut signatures: Vec<ValidatorSignature>| {
+            signatures.sort_by_key(|s| s.validator_index);
+            ReportGuarantee {
+                report: r.clone(),
+                slot,
+                signatures,
+            }
+        };
+        let refused = |r: Result<bool, GuaranteeError>| {
+            assert!(
+                matches!(
+                    r,
+                    Err(GuaranteeError::NotAssigned {
+                        core: 0,
+                        assigned: None
+                    })
+                ),
+                "{r:?}"
+            )
+        };
+        let (a, b) = (report(1), report(2));
+        let (v0, v1) = (on_core[0], on_core[1]);
+
+        // Signatures over a different report (all of them, or one of two).
+        refused(receive(sh, g(&a, vec![sig(v0, &b), sig(v1, &b)])));
+        refused(receive(sh, g(&a, vec![sig(v0, &a), sig(v1, &b)])));
+        // A signer not assigned to the core (a valid signature of its own), a signature
+        // under another validator's index, an index outside κ.
+        refused(receive(sh, g(&a, vec![sig(v0, &a), sig(off_core[0], &a)])));
+        let mut forged = sig(off_core[0], &a);
+        forged.validator_index = v1 as ValidatorIndex;
+        refused(receive(sh, g(&a, vec![sig(v0, &a), forged])));
+        let mut outside = sig(v1, &a);
+        outside.validator_index = 200;
+        refused(receive(sh, g(&a, vec![sig(v0, &a), outside])));
+        // Fewer than two signatures.
+        assert!(matches!(
+            receive(sh, g(&a, vec![sig(v0, &a)])),
+            Err(GuaranteeError::TooFewSignatures(1))
+        ));
+        assert!(matches!(
+            receive(sh, g(&a, vec![])),
+            Err(GuaranteeError::TooFewSignatures(0))
+        ));
+        assert_eq!(lock(&sh.guarantees).len(), 0, "nothing refused is pooled");
+
+        // A proper guarantee is pooled, once.
+        assert!(receive(sh, g(&a, vec![sig(v0, &a), sig(v1, &a)])).unwrap());
+        assert!(!receive(sh, g(&a, vec![sig(v0, &a), sig(v1, &a)])).unwrap());
+        assert_eq!(lock(&sh.guarantees).len(), 1);
+        drop(node);
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    /// CE 135: the same validator twice is not two guarantors (GP 11.25: the guarantor indices
+    /// are unique), so such a guarantee has one signature and must not be pooled.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn receive_rejects_a_repeated_signer() {
+        let (params, state, keys) = setup();
+        let (node, base) = lone_node(&params, &state, &keys, 1).await;
+        let sh = &node.shared;
+        let slot = state.timeslot;
+        let v0 = co_guarantors(&params, &state, slot, 0)[0].0;
+        let mut r = WorkReport::default();
+        r.package_spec.hash = OpaqueHash([3; 32]);
+        let s = ValidatorSignature {
+            validator_index: v0,
+            signature: sign_report(&keys[v0 as usize], &r),
+        };
+        let got = receive(
+            sh,
+            ReportGuarantee {
+                report: r,
+                slot,
+                signatures: vec![s.clone(), s],
+            },
+        );
+        let pooled = lock(&sh.guarantees).len();
+        drop(node);
+        let _ = std::fs::remove_dir_all(&base);
+        assert!(got.is_err(), "a repeated signer was accepted: {got:?}");
+        assert_eq!(pooled, 0);
     }
 }

@@ -23,11 +23,14 @@
 //! epochs, applies a new epoch's sets per JAMNP-S § "Epoch transitions", and refuses
 //! validator-only streams from peers outside them.
 
+mod author;
 pub mod availability;
 pub mod chain;
 pub mod guarantor;
 mod net;
+mod preimages;
 pub mod tickets;
+pub mod tracking;
 
 use chain::{BlockId, Chain};
 use jam_consensus::author::{author_block, tickets_for_state};
@@ -41,7 +44,7 @@ use jam_state::params::Params;
 use jam_state::state::State;
 use jam_state::store::{BlockCommit, RocksStore, StateUpdate, Store};
 use jam_state::types::{
-    Block, Ed25519Public, Extrinsic, Header, HeaderHash, OpaqueHash, StateRoot, TicketEnvelope,
+    Block, CoreIndex, Ed25519Public, Extrinsic, Header, HeaderHash, OpaqueHash, StateRoot, TicketEnvelope,
     TimeSlot,
 };
 use std::collections::{HashMap, HashSet};
@@ -193,8 +196,14 @@ struct Shared {
     guarantees: Mutex<guarantor::Guarantees>,
     /// Our keys, for guarantee signatures (CE 134).
     keys: Arc<ValidatorSecrets>,
+    /// The work packages this node follows ([`tracking`]).
+    packages: Mutex<tracking::PackageTracker>,
+    /// The guarantor's queue for packages received over CE 133 ([`guarantor::run`]).
+    guarantor: OnceLock<mpsc::Sender<guarantor::Job>>,
     /// Shard store and assurance pool (CE 137–141, [`availability`]).
     availability: Arc<availability::NodeAvailability>,
+    /// Preimages for E_P (JIP-2 `submitPreimage`, CE 142/143, [`preimages`]).
+    preimages: Mutex<preimages::Pool>,
     verbose: bool,
 }
 
@@ -418,6 +427,9 @@ impl Node {
             ),
             guarantees: Mutex::default(),
             keys: Arc::new(cfg.keys.clone()),
+            preimages: Mutex::default(),
+            packages: Mutex::default(),
+            guarantor: OnceLock::new(),
             verbose: cfg.verbose,
         });
         let net = Arc::new(net::Net { sh: shared.clone() });
@@ -477,8 +489,12 @@ impl Node {
     /// Starts guaranteeing the work packages of `submissions` (the RPC queue, [`guarantor`]).
     pub fn start_guarantor(&mut self, submissions: mpsc::Receiver<crate::rpc::Submission>) {
         let (sh, keys) = (self.shared.clone(), self.shared.keys.clone());
+        let (jobs_tx, jobs) = mpsc::channel(256);
+        if sh.guarantor.set(jobs_tx).is_err() {
+            return;
+        }
         self.tasks
-            .push(tokio::spawn(guarantor::run(sh, keys, submissions)));
+            .push(tokio::spawn(guarantor::run(sh, keys, submissions, jobs)));
     }
 
     /// The node's status now.
@@ -559,6 +575,21 @@ impl ChainReader {
         self.sh
             .upgrade()
             .is_some_and(|sh| lock(&sh.chain).canonical_after(hash, 0).is_some())
+    }
+
+    /// What the node knows of a work package's progress ([`tracking`]).
+    pub fn package_progress(
+        &self,
+        hash: &jam_state::types::WorkPackageHash,
+    ) -> Option<tracking::PackageProgress> {
+        lock(&self.sh.upgrade()?.packages).get(hash)
+    }
+
+    /// Notes that a work package for `core` was submitted to this node (JIP-2).
+    pub fn note_submitted(&self, hash: jam_state::types::WorkPackageHash, core: CoreIndex) {
+        if let Some(sh) = self.sh.upgrade() {
+            lock(&sh.packages).reach(hash, Some(core), tracking::Stage::Submitted, None);
+        }
     }
 
     /// The posterior state of an imported block: in memory, else read from the store
@@ -708,7 +739,7 @@ impl ChainTask {
         let (store, params) = (self.sh.store.clone(), self.sh.params.clone());
         let header = block.header.clone();
         let guarantees = block.extrinsic.guarantees.clone();
-        let (post, root) = tokio::task::spawn_blocking(move || {
+        let (post, root, available) = tokio::task::spawn_blocking(move || {
             let (post, out) =
                 import_block(&params, &ctx, &prior, &block).map_err(|e| format!("invalid: {e}"))?;
             let root = OpaqueHash(post.state_root());
@@ -722,12 +753,16 @@ impl ChainTask {
                     make_best,
                 ))
                 .map_err(|e| format!("store commit: {e}"))?;
-            Ok::<_, String>((post, root))
+            Ok::<_, String>((post, root, out.available))
         })
         .await
         .map_err(|e| e.to_string())??;
+        if make_best {
+            self.track(hash, slot, &guarantees, &available, &post);
+        }
         let ins = lock(&self.sh.chain).insert(hash, parent, slot, root, Arc::new(post));
         lock(&self.sh.guarantees).prune(&self.sh.params, &guarantees, slot);
+        preimages::on_imported(&self.sh);
         self.sh.publish();
         self.announce(&header);
         if ins.best {
@@ -740,6 +775,31 @@ impl ChainTask {
             }
         }
         Ok(true)
+    }
+
+    /// Records the on-chain stages of the packages in a best-chain block ([`tracking`]):
+    /// guaranteed (E_G), available (W) and accumulated (ξ' newest entry).
+    fn track(
+        &self,
+        hash: HeaderHash,
+        slot: TimeSlot,
+        guarantees: &[jam_state::types::ReportGuarantee],
+        available: &[jam_state::types::WorkPackageHash],
+        post: &State,
+    ) {
+        use tracking::Stage;
+        let block = Some((hash, slot));
+        let mut t = lock(&self.sh.packages);
+        for g in guarantees {
+            let core = Some(g.report.core_index);
+            t.reach(g.report.package_spec.hash, core, Stage::Guaranteed, block);
+        }
+        for p in available {
+            t.reach(*p, None, Stage::Available, block);
+        }
+        for p in post.accumulated.last().into_iter().flatten() {
+            t.reach(*p, None, Stage::Accumulated, block);
+        }
     }
 
     /// Announces a block to every peer with a UP 0 stream.
@@ -793,8 +853,7 @@ impl ChainTask {
                     .error(format!("slot {slot}: authoring panicked: {e}"))
             }
         };
-        let block = self.with_assurances(block, &state).await;
-        let block = self.with_guarantees(block, &state).await;
+        let block = self.with_extrinsics(block, &state).await;
         let hash = block.header.hash();
         let tickets: Vec<String> = block
             .extrinsic
@@ -828,76 +887,6 @@ impl ChainTask {
             Err(e) => self
                 .sh
                 .error(format!("slot {slot}: own block rejected: {e}")),
-        }
-    }
-
-    /// `block` with the pending guarantees in E_G (GP §11.4), resealed, if it imports with
-    /// them; else `block` as it is, and the guarantees are dropped.
-    async fn with_guarantees(&mut self, block: Block, state: &Arc<State>) -> Block {
-        let slot = block.header.slot;
-        let guarantees = lock(&self.sh.guarantees).select(&self.sh.params, state, slot);
-        if guarantees.is_empty() {
-            return block;
-        }
-        let (params, ring, keys, st) = (
-            self.sh.params.clone(),
-            self.ring.clone(),
-            self.keys.clone(),
-            state.clone(),
-        );
-        let mut ctx = self.import_ctx.clone();
-        ctx.parent_hash = Some(block.header.parent);
-        ctx.prior_state_root = Some(block.header.parent_state_root);
-        let plain = block.clone();
-        let n = guarantees.len();
-        let r = tokio::task::spawn_blocking(move || {
-            let mut b = block;
-            b.extrinsic.guarantees = guarantees;
-            b.header.extrinsic_hash = jam_consensus::import::extrinsic_hash(&b.extrinsic);
-            let claim = jam_consensus::author::claim_slot(&params, &ring, &st, slot, &keys)
-                .map_err(|e| e.to_string())?
-                .ok_or("slot no longer ours")?;
-            jam_consensus::author::seal_header(&mut b.header, &keys, &claim)
-                .map_err(|e| e.to_string())?;
-            import_block(&params, &ctx, &st, &b).map_err(|e| e.to_string())?;
-            Ok::<_, String>(b)
-        })
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r);
-        match r {
-            Ok(b) => {
-                for g in &b.extrinsic.guarantees {
-                    let outputs: Vec<String> = g
-                        .report
-                        .results
-                        .iter()
-                        .map(|r| match &r.result {
-                            jam_state::types::WorkExecResult::Ok(o) => {
-                                format!("0x{}", hex::encode(&o.0))
-                            }
-                            e => format!("{e:?}"),
-                        })
-                        .collect();
-                    self.sh.log(format_args!(
-                        "slot {slot}: E_G: core {} package {} signatures {} output {}",
-                        g.report.core_index,
-                        short(&g.report.package_spec.hash),
-                        g.signatures.len(),
-                        outputs.join(",")
-                    ));
-                }
-                self.sh
-                    .log(format_args!("slot {slot}: {n} guarantee(s) in E_G"));
-                b
-            }
-            Err(e) => {
-                self.sh
-                    .log(format_args!("slot {slot}: guarantees dropped: {e}"));
-                let dropped = lock(&self.sh.guarantees).select(&self.sh.params, state, slot);
-                lock(&self.sh.guarantees).prune(&self.sh.params, &dropped, slot);
-                plain
-            }
         }
     }
 

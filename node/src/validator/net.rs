@@ -45,6 +45,9 @@ use tokio::task::{AbortHandle, JoinSet};
 
 /// The most blocks we send in one CE 128 response, and ask for in one request.
 const MAX_BLOCKS: u32 = 256;
+
+/// How long a CE 141 assurance waits for its anchor block to be imported here.
+const ASSURANCE_ANCHOR_WAIT: Duration = Duration::from_secs(2);
 /// How long a block request (or a ticket send) may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The non-preferred side of a pair dials after this long without a connection.
@@ -116,17 +119,24 @@ impl Handler for Net {
         }
     }
 
-    /// JAMNP-S § "CE 141": verify against κ of the anchor's posterior state and pool.
+    /// JAMNP-S § "CE 141": verify against κ of the anchor's posterior state and pool. An
+    /// assurance may arrive before its anchor block is imported here (the assurer imported
+    /// it first): it waits for the anchor up to [`ASSURANCE_ANCHOR_WAIT`].
     async fn on_assurance(
         &self,
         peer: &Connection,
         a: jam_network::work_messages::Assurance,
     ) -> bool {
-        let state = lock(&self.sh.chain)
-            .importable_parent(&a.anchor)
-            .and_then(|e| e.state.clone());
-        let Some(state) = state else {
-            return false;
+        let t0 = std::time::Instant::now();
+        let state = loop {
+            let state = lock(&self.sh.chain)
+                .importable_parent(&a.anchor)
+                .and_then(|e| e.state.clone());
+            match state {
+                Some(s) => break s,
+                None if t0.elapsed() >= ASSURANCE_ANCHOR_WAIT => return false,
+                None => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
         };
         let av = self.sh.availability.clone();
         match av.on_assurance(&self.sh.params, &state, &peer.peer_key, a) {
@@ -141,10 +151,25 @@ impl Handler for Net {
         }
     }
 
+    /// JAMNP-S § "CE 142": fetch (CE 143) and pool a preimage the best state requests.
+    async fn on_preimage_announcement(
+        &self,
+        peer: &Connection,
+        a: jam_network::work_messages::PreimageAnnouncement,
+    ) -> bool {
+        super::preimages::on_announcement(&self.sh, peer, a)
+    }
+
+    /// JAMNP-S § "CE 143": a pooled preimage by hash.
+    async fn on_preimage_request(&self, _peer: &Connection, hash: OpaqueHash) -> Option<Vec<u8>> {
+        super::preimages::serve(&self.sh, &hash)
+    }
+
     /// JAMNP-S § "CE 137" – § "CE 140" from the shard store; other kinds are refused.
     async fn on_other_stream(&self, _peer: &Connection, mut stream: jam_network::Stream) {
         use jam_network::StreamKind as K;
         match stream.kind() {
+            K::WORK_PACKAGE_SUBMISSION => super::guarantor::serve_submission(&self.sh, stream).await,
             K::WORK_PACKAGE_SHARING => {
                 let keys = self.sh.keys.clone();
                 super::guarantor::serve_share(&self.sh, &keys, stream).await;

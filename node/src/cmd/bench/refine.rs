@@ -31,7 +31,14 @@ rayon pool of each --threads count: one untimed warm-up pass, then --runs timed 
 median is reported). The reports, exports and chunks must be byte-identical for every thread
 count, and every item must refine to an Ok output; otherwise the command fails (exit status 1).
 Columns: packages/s; speedup over the first thread count t0 (1 by default); efficiency =
-speedup · t0 / threads; gain/core = (speedup - 1) / (threads - t0), what each added core brings.";
+speedup · t0 / threads; gain/core = (speedup - 1) / (threads - t0), what each added core brings;
+then, from getrusage over the timed passes, where the time went: cpu ms/pkg (user + system CPU
+time per package: it grows with the thread count when the cores slow each other down, e.g. SMT
+siblings, lower all-core clocks, shared caches), sys% (its kernel share: page faults, mmap/munmap),
+util (CPU time / (wall time · threads): below 1 when workers wait or idle, e.g. load imbalance or
+lock waits) and faults/pkg (minor page faults). The first line names the CPU topology (logical
+CPUs, physical cores) as Linux reports it; with --pin each pool thread is pinned to one CPU,
+distinct physical cores first, so that small pools do not land on SMT siblings.";
 
 /// The compute-bound bench service: `services/heavy.s`.
 pub const HEAVY_SOURCE: &str = include_str!("../../../../services/heavy.s");
@@ -79,6 +86,9 @@ pub struct RefineArgs {
     /// Chain parameters: full, tiny, or a chainspec file.
     #[arg(long, default_value = "full", value_name = "full|tiny|FILE")]
     chain: String,
+    /// Pin pool thread i to one CPU, distinct physical cores before SMT siblings (Linux).
+    #[arg(long)]
+    pin: bool,
 }
 
 /// Why the bench could not run or its results are not acceptable.
@@ -233,7 +243,117 @@ struct Row {
     /// Median seconds per pass.
     secs: f64,
     runs: Vec<f64>,
+    /// Process resource usage over all timed passes (absent where unsupported).
+    usage: Option<Usage>,
 }
+
+/// Process-wide resource usage (all threads), from `getrusage(RUSAGE_SELF)`.
+#[derive(Clone, Copy, Debug, Default)]
+struct Usage {
+    user_s: f64,
+    sys_s: f64,
+    minor_faults: u64,
+    involuntary_switches: u64,
+}
+
+impl Usage {
+    #[cfg(unix)]
+    fn now() -> Option<Usage> {
+        let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: `ru` is a valid, writable `rusage`; getrusage only writes it.
+        let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, ru.as_mut_ptr()) };
+        if rc != 0 {
+            return None;
+        }
+        // SAFETY: getrusage succeeded, so it filled `ru` (and it was zeroed before).
+        let ru = unsafe { ru.assume_init() };
+        let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+        Some(Usage {
+            user_s: secs(ru.ru_utime),
+            sys_s: secs(ru.ru_stime),
+            minor_faults: ru.ru_minflt as u64,
+            involuntary_switches: ru.ru_nivcsw as u64,
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn now() -> Option<Usage> {
+        None
+    }
+
+    fn since(self, earlier: Usage) -> Usage {
+        Usage {
+            user_s: self.user_s - earlier.user_s,
+            sys_s: self.sys_s - earlier.sys_s,
+            minor_faults: self.minor_faults.saturating_sub(earlier.minor_faults),
+            involuntary_switches: self
+                .involuntary_switches
+                .saturating_sub(earlier.involuntary_switches),
+        }
+    }
+}
+
+/// The CPUs this process may run on, ordered distinct physical cores first (then their SMT
+/// siblings), with the number of distinct physical cores; `None` where Linux's sysfs
+/// topology is not readable.
+#[cfg(target_os = "linux")]
+fn cpu_topology() -> Option<(Vec<usize>, usize)> {
+    // SAFETY: `set` is a zeroed, writable cpu_set_t of the size passed.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; pid 0 is this thread.
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if rc != 0 {
+        return None;
+    }
+    let read = |cpu: usize, what: &str| -> Option<u64> {
+        std::fs::read_to_string(format!("/sys/devices/system/cpu/cpu{cpu}/topology/{what}"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let mut cpus = Vec::new();
+    for cpu in 0..libc::CPU_SETSIZE as usize {
+        // SAFETY: `cpu` < CPU_SETSIZE, the capacity of `set`.
+        if unsafe { libc::CPU_ISSET(cpu, &set) } {
+            let core = (read(cpu, "physical_package_id")?, read(cpu, "core_id")?);
+            cpus.push((core, cpu));
+        }
+    }
+    // Rank each CPU among the CPUs of its core, then order by (rank, core).
+    let mut seen: std::collections::HashMap<(u64, u64), usize> = Default::default();
+    let mut ranked: Vec<(usize, (u64, u64), usize)> = cpus
+        .iter()
+        .map(|&(core, cpu)| {
+            let r = seen.entry(core).or_insert(0);
+            *r += 1;
+            (*r - 1, core, cpu)
+        })
+        .collect();
+    ranked.sort();
+    Some((ranked.iter().map(|r| r.2).collect(), seen.len()))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cpu_topology() -> Option<(Vec<usize>, usize)> {
+    None
+}
+
+/// Pins the calling thread to `cpu`; errors are ignored (the bench then runs unpinned).
+#[cfg(target_os = "linux")]
+fn pin_to(cpu: usize) {
+    // SAFETY: `set` is a zeroed cpu_set_t; `cpu` is below CPU_SETSIZE (it came from
+    // `cpu_topology`); sched_setaffinity only reads `set`.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pin_to(_cpu: usize) {}
 
 pub fn run(args: RefineArgs) -> CmdResult {
     match bench(&args) {
@@ -288,12 +408,38 @@ fn bench(args: &RefineArgs) -> Result<(), RefineBenchError> {
         args.runs
     );
 
+    let topology = cpu_topology();
+    match &topology {
+        Some((cpus, cores)) => println!(
+            "cpus: {} logical, {} physical core(s){}",
+            cpus.len(),
+            cores,
+            if args.pin {
+                "; pool threads pinned, physical cores first"
+            } else {
+                ""
+            }
+        ),
+        None => println!(
+            "cpus: {} available (topology unknown{})",
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            if args.pin { "; --pin ignored" } else { "" }
+        ),
+    }
+    let pin_order: Option<Vec<usize>> = topology
+        .as_ref()
+        .filter(|_| args.pin)
+        .map(|(cpus, _)| cpus.clone());
+
     let mut reference: Option<(usize, Vec<Outcome>)> = None;
     let mut rows = Vec::new();
     let mut gas_used = 0u64;
     for &threads in &args.threads {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
+        let mut builder = rayon::ThreadPoolBuilder::new().num_threads(threads);
+        if let Some(order) = pin_order.clone().filter(|o| !o.is_empty()) {
+            builder = builder.start_handler(move |i| pin_to(order[i % order.len()]));
+        }
+        let pool = builder
             .build()
             .map_err(|error| RefineBenchError::Pool { threads, error })?;
         // Warm-up pass: also the one whose results are checked.
@@ -330,6 +476,7 @@ fn bench(args: &RefineArgs) -> Result<(), RefineBenchError> {
                 }
             }
         }
+        let before = Usage::now();
         let mut runs: Vec<f64> = (0..args.runs)
             .map(|_| {
                 let t = Instant::now();
@@ -339,6 +486,9 @@ fn bench(args: &RefineArgs) -> Result<(), RefineBenchError> {
                 s
             })
             .collect();
+        let usage = Usage::now()
+            .zip(before)
+            .map(|(after, before)| after.since(before));
         let mut sorted = runs.clone();
         sorted.sort_by(f64::total_cmp);
         let secs = sorted[sorted.len() / 2];
@@ -347,6 +497,7 @@ fn bench(args: &RefineArgs) -> Result<(), RefineBenchError> {
             threads,
             secs,
             runs,
+            usage,
         });
     }
 
@@ -358,24 +509,49 @@ fn bench(args: &RefineArgs) -> Result<(), RefineBenchError> {
         bundle_octets as f64 / 1e6
     );
     println!(
-        "{:>7}  {:>12}  {:>10}  {:>8}  {:>10}  {:>9}",
-        "threads", "packages/s", "ms/pass", "speedup", "efficiency", "gain/core"
+        "{:>7}  {:>12}  {:>10}  {:>8}  {:>10}  {:>9}  {:>11}  {:>5}  {:>5}  {:>10}",
+        "threads",
+        "packages/s",
+        "ms/pass",
+        "speedup",
+        "efficiency",
+        "gain/core",
+        "cpu ms/pkg",
+        "sys%",
+        "util",
+        "faults/pkg"
     );
     let mut json_rows = Vec::new();
+    let timed_packages = n * f64::from(args.runs);
     for r in &rows {
         let rate = n / r.secs;
         let speedup = rate / base_rate;
         let efficiency = speedup * base.threads as f64 / r.threads as f64;
         let gain =
             (r.threads > base.threads).then(|| (speedup - 1.0) / (r.threads - base.threads) as f64);
+        let wall: f64 = r.runs.iter().sum();
+        let cpu = r.usage.map(|u| {
+            let cpu_s = u.user_s + u.sys_s;
+            (
+                cpu_s * 1e3 / timed_packages,
+                100.0 * u.sys_s / cpu_s.max(1e-9),
+                cpu_s / (wall * r.threads as f64).max(1e-9),
+                u.minor_faults as f64 / timed_packages,
+            )
+        });
+        let cell = |f: fn(&(f64, f64, f64, f64)) -> String| cpu.as_ref().map_or("-".into(), f);
         println!(
-            "{:>7}  {:>12.1}  {:>10.1}  {:>8.2}  {:>10.2}  {:>9}",
+            "{:>7}  {:>12.1}  {:>10.1}  {:>8.2}  {:>10.2}  {:>9}  {:>11}  {:>5}  {:>5}  {:>10}",
             r.threads,
             rate,
             r.secs * 1e3,
             speedup,
             efficiency,
-            gain.map_or("-".to_string(), |g| format!("{g:.2}"))
+            gain.map_or("-".to_string(), |g| format!("{g:.2}")),
+            cell(|c| format!("{:.2}", c.0)),
+            cell(|c| format!("{:.1}", c.1)),
+            cell(|c| format!("{:.2}", c.2)),
+            cell(|c| format!("{:.1}", c.3)),
         );
         json_rows.push(json!({
             "threads": r.threads,
@@ -385,6 +561,13 @@ fn bench(args: &RefineArgs) -> Result<(), RefineBenchError> {
             "speedup": speedup,
             "efficiency": efficiency,
             "gain_per_added_core": gain,
+            "cpu_ms_per_package": cpu.map(|c| c.0),
+            "sys_percent": cpu.map(|c| c.1),
+            "cpu_utilization": cpu.map(|c| c.2),
+            "minor_faults_per_package": cpu.map(|c| c.3),
+            "user_s": r.usage.map(|u| u.user_s),
+            "sys_s": r.usage.map(|u| u.sys_s),
+            "involuntary_switches": r.usage.map(|u| u.involuntary_switches),
         }));
     }
     if base.threads != 1 {
@@ -402,6 +585,8 @@ fn bench(args: &RefineArgs) -> Result<(), RefineBenchError> {
             "runs": args.runs,
             "refine_gas_per_pass": gas_used,
             "available_parallelism": std::thread::available_parallelism().map(|n| n.get()).ok(),
+            "physical_cores": topology.as_ref().map(|t| t.1),
+            "pinned": pin_order.is_some(),
             "rows": json_rows,
         });
         let text = serde_json::to_string_pretty(&doc).expect("JSON of plain values");
@@ -424,15 +609,20 @@ mod tests {
             runs: 1,
             json: None,
             chain: chain.into(),
+            pin: false,
         }
     }
 
-    /// Both chains: every item refines to Ok and the results agree across pool sizes.
+    /// Both chains: every item refines to Ok and the results agree across pool sizes (4
+    /// threads for 3 packages: items and erasure coding split across the pool too).
     #[test]
     fn refines_deterministically() {
         for chain in ["tiny", "full"] {
-            bench(&args(chain, vec![1, 2, 3])).unwrap();
+            bench(&args(chain, vec![1, 2, 3, 4])).unwrap();
         }
+        let mut pinned = args("tiny", vec![1, 2]);
+        pinned.pin = true;
+        bench(&pinned).unwrap();
     }
 
     /// The heavy service's output is FNV-1a (16 rounds) of its refine arguments.
