@@ -120,6 +120,16 @@ fn demo_package_is_guaranteed_made_available_and_accumulated() {
     let payload = b"J\x03keyvalue";
     let rt = tokio::runtime::Runtime::new().unwrap();
     let stored = rt.block_on(submit_and_follow(payload, b"key"));
+    // `jam submit` to a node that may not be assigned to core 1 (it forwards: CE 133).
+    let file = base.join("payload.bin");
+    std::fs::write(&file, b"J\x04key2value2").unwrap();
+    let submit = Command::new(env!("CARGO_BIN_EXE_jam"))
+        .args(["submit", "--core", "1", "--timeout-s", "20", "--rpc"])
+        .arg(format!("ws://127.0.0.1:{}", RPC_PORT_BASE + 3))
+        .arg(&file)
+        .output()
+        .expect("running jam submit");
+    let submit_out = String::from_utf8_lossy(&submit.stdout).to_string();
     let status = child.wait().unwrap();
     let stdout = std::fs::read_to_string(&log).unwrap();
     let _ = std::fs::remove_dir_all(&base);
@@ -153,5 +163,30 @@ fn demo_package_is_guaranteed_made_available_and_accumulated() {
         stored.as_deref(),
         Some(B64.encode(b"value").as_str()),
         "the demo service's storage after accumulation:\n{stdout}"
+    );
+    // `jam submit` showed every stage, in order, with its time and block, then the value.
+    assert!(submit.status.success(), "jam submit: {submit:?}\n{submit_out}");
+    let stages: Vec<&str> = submit_out
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| {
+            ["submitted", "refined", "guaranteed", "available", "accumulated"].contains(w)
+        })
+        .collect();
+    assert_eq!(
+        stages,
+        ["submitted", "refined", "guaranteed", "available", "accumulated"],
+        "{submit_out}"
+    );
+    let accumulated = submit_out
+        .lines()
+        .find(|l| l.starts_with("accumulated"))
+        .unwrap();
+    let ms: f64 = accumulated.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(ms > 0.0 && accumulated.contains("(slot "), "{accumulated}");
+    assert!(
+        submit_out.contains("work item 0: ok 0x")
+            && submit_out.contains("service 0 storage: \"key2\" = \"value2\""),
+        "{submit_out}"
     );
 }

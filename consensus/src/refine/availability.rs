@@ -65,6 +65,74 @@ pub fn paged_proofs<S: AsRef<[u8]>>(params: &Params, segments: &[S]) -> Vec<Vec<
         .collect()
 }
 
+/// Segments erasure-coded together (64 segments of the full chain's 12-octet shards make
+/// 768-octet shards, whole 64-octet blocks of the Reed-Solomon backend).
+const SEGMENT_BATCH: usize = 64;
+
+/// `T C^#(segs)`: each validator's chunk of every segment, in order (`C` of each segment as
+/// [`erasure::encode`] gives it).
+///
+/// H.6 codes every word position on its own, so laying equal-length segments' slices side
+/// by side (data shard `i` of the batch is slice `i` of each segment in turn) and coding
+/// once gives every segment's shards side by side: one backend call per 64 segments
+/// instead of one per segment, whose 12-octet shards the backend pads to 64-octet blocks.
+fn encode_segments(
+    ec: &ErasureParams,
+    segs: &[&[u8]],
+    min_len: usize,
+) -> Result<Vec<Vec<Vec<u8>>>, ErasureError> {
+    let validators = ec.total_shards();
+    let Some(first) = segs.first() else {
+        return Ok(vec![Vec::new(); validators]);
+    };
+    let len = first.len();
+    let z = ec.shard_size(len);
+    if z == 0 || segs.iter().any(|s| s.len() != len) {
+        // Unequal lengths (not produced by Ξ): one code per segment.
+        let coded: Vec<Vec<Vec<u8>>> = segs
+            .par_iter()
+            .with_min_len(min_len)
+            .map(|s| erasure::encode(ec, s))
+            .collect::<Result<_, _>>()?;
+        let mut per_validator: Vec<Vec<Vec<u8>>> =
+            vec![Vec::with_capacity(coded.len()); validators];
+        for shards in coded {
+            for (v, shard) in shards.into_iter().enumerate() {
+                per_validator[v].push(shard);
+            }
+        }
+        return Ok(per_validator);
+    }
+    let kd = ec.data_shards();
+    let batches: Vec<Vec<Vec<u8>>> = segs
+        .par_chunks(SEGMENT_BATCH)
+        .with_min_len(min_len)
+        .map(|batch| {
+            let b = batch.len();
+            // Slice i of segment s (zero-padded) at (i·b + s)·z.
+            let mut blob = vec![0u8; kd * b * z];
+            for (s, seg) in batch.iter().enumerate() {
+                for (i, slice) in seg.chunks(z).enumerate() {
+                    let at = (i * b + s) * z;
+                    blob[at..at + slice.len()].copy_from_slice(slice);
+                }
+            }
+            erasure::encode(ec, &blob)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((0..validators)
+        .into_par_iter()
+        .with_min_len(min_len.max(64))
+        .map(|v| {
+            let mut mine = Vec::with_capacity(segs.len());
+            for shards in &batches {
+                mine.extend(shards[v].chunks(z).map(<[u8]>::to_vec));
+            }
+            mine
+        })
+        .collect())
+}
+
 /// The erasure-coded chunks for distribution: validator `v` receives `bundle[v]` and
 /// `segments[v]` (its chunk of every exported and paged-proof segment, in order).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -101,17 +169,7 @@ pub(crate) fn availability_spec_split(
     let mut all: Vec<&[u8]> = exports.iter().map(|s| s.as_slice()).collect();
     let proofs = paged_proofs(params, exports);
     all.extend(proofs.iter().map(|s| s.as_slice()));
-    let coded: Vec<Vec<Vec<u8>>> = all
-        .par_iter()
-        .with_min_len(min_len)
-        .map(|s| erasure::encode(&ec, s))
-        .collect::<Result<_, _>>()?;
-    let mut per_validator: Vec<Vec<Vec<u8>>> = vec![Vec::with_capacity(coded.len()); validators];
-    for shards in coded {
-        for (v, shard) in shards.into_iter().enumerate() {
-            per_validator[v].push(shard);
-        }
-    }
+    let per_validator = encode_segments(&ec, &all, min_len)?;
     let leaves: Vec<[u8; 64]> = bundle_chunks
         .par_iter()
         .zip(per_validator.par_iter())
@@ -194,6 +252,74 @@ mod tests {
         let leaf64 = blake2b_256_concat(&[b"leaf", &s[64]]);
         assert_eq!(&pp[1][34..66], &leaf64);
         assert!(pp[1][34 + 6 * 32..].iter().all(|b| *b == 0));
+    }
+
+    /// Batched segment coding gives exactly each segment's own `C` (batch boundaries, both
+    /// chains, and the unequal-length fallback).
+    #[test]
+    fn batched_segments_match_per_segment_coding() {
+        for p in [Params::tiny(), Params::full()] {
+            let ec = ErasureParams::from_chain(&p).unwrap();
+            for n in [1usize, 3, 64, 65, 130] {
+                let mut s = segs(n, &p);
+                for (k, seg) in s.iter_mut().enumerate() {
+                    for (j, b) in seg.iter_mut().enumerate().step_by(97) {
+                        *b = (k * 31 + j * 7) as u8;
+                    }
+                }
+                if n == 3 {
+                    s[1].truncate(100);
+                }
+                let refs: Vec<&[u8]> = s.iter().map(|x| x.as_slice()).collect();
+                for min_len in [1, usize::MAX] {
+                    let got = encode_segments(&ec, &refs, min_len).unwrap();
+                    assert_eq!(got.len(), p.validators());
+                    for (k, seg) in s.iter().enumerate() {
+                        let want = erasure::encode(&ec, seg).unwrap();
+                        for v in 0..p.validators() {
+                            assert_eq!(got[v][k], want[v], "n={n} segment {k} validator {v}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[ignore = "timing: cargo test --release -p jam-consensus segment_coding_time -- --ignored --nocapture"]
+    fn segment_coding_time() {
+        let p = Params::full();
+        let s = segs(3072, &p);
+        let h = OpaqueHash([9; 32]);
+        let ec = ErasureParams::from_chain(&p).unwrap();
+        let t = std::time::Instant::now();
+        let mut per_validator: Vec<Vec<Vec<u8>>> = vec![Vec::new(); p.validators()];
+        for seg in &s {
+            for (v, shard) in erasure::encode(&ec, seg).unwrap().into_iter().enumerate() {
+                per_validator[v].push(shard);
+            }
+        }
+        println!(
+            "3072 exports, per-segment coding alone, 1 thread: {:?}",
+            t.elapsed()
+        );
+        let refs: Vec<&[u8]> = s.iter().map(|x| x.as_slice()).collect();
+        let t = std::time::Instant::now();
+        let batched = encode_segments(&ec, &refs, usize::MAX).unwrap();
+        println!(
+            "3072 exports, batched coding alone, 1 thread: {:?}",
+            t.elapsed()
+        );
+        assert_eq!(batched, per_validator);
+        for min_len in [usize::MAX, 1] {
+            let t = std::time::Instant::now();
+            let (spec, _) = availability_spec_split(&p, h, &[1, 2, 3], &s, min_len).unwrap();
+            println!(
+                "3072 exports, min_len {min_len}: {:?} ({:?})",
+                t.elapsed(),
+                spec.erasure_root
+            );
+        }
     }
 
     #[test]

@@ -310,8 +310,10 @@ pub(super) async fn run(
                     extrinsics,
                     forwarded: false,
                 },
-                // Preimage distribution is not wired in yet: dropped.
-                Some(crate::rpc::Submission::Preimage { .. }) => continue,
+                Some(crate::rpc::Submission::Preimage { service, preimage, .. }) => {
+                    super::preimages::submit(&sh, service, preimage).await;
+                    continue;
+                }
                 None => return,
             },
             job = jobs.recv() => match job {
@@ -952,10 +954,34 @@ mod tests {
                 signatures: vec![s.clone(), s],
             },
         );
+        // Two assigned signers, both valid, but in descending order (GP 11.25).
+        let on_core = co_guarantors(&params, &state, slot, 0);
+        let (lo, hi) = (on_core[0].0, on_core[1].0);
+        let mut r2 = WorkReport::default();
+        r2.package_spec.hash = OpaqueHash([4; 32]);
+        let sig = |i: ValidatorIndex| ValidatorSignature {
+            validator_index: i,
+            signature: sign_report(&keys[i as usize], &r2),
+        };
+        let unordered = receive(
+            sh,
+            ReportGuarantee {
+                report: r2.clone(),
+                slot,
+                signatures: vec![sig(hi), sig(lo)],
+            },
+        );
         let pooled = lock(&sh.guarantees).len();
         drop(node);
         let _ = std::fs::remove_dir_all(&base);
-        assert!(got.is_err(), "a repeated signer was accepted: {got:?}");
+        assert!(
+            matches!(got, Err(GuaranteeError::UnorderedSigners)),
+            "a repeated signer was accepted: {got:?}"
+        );
+        assert!(
+            matches!(unordered, Err(GuaranteeError::UnorderedSigners)),
+            "unordered signers were accepted: {unordered:?}"
+        );
         assert_eq!(pooled, 0);
     }
 }
