@@ -13,6 +13,9 @@
 .heap_pages 0
 
 .equ MAGIC, 'J'           ; first payload octet
+.equ MAGIC_EXPORT, 'E'    ; refine exports one segment: the rest of the payload
+.equ MAGIC_IMPORT, 'I'    ; refine outputs the first n octets of import segment 0
+.equ OUT_CAP, 128         ; size of out_buf
 .equ MAX_PAYLOAD, 64      ; longest accepted payload
 .equ MAX_KEY, 32          ; longest key
 .equ IN_CAP, 256          ; how much of one accumulation input is fetched
@@ -22,6 +25,8 @@
 .equ FETCH, 1
 .equ READ, 3
 .equ WRITE, 4
+.equ EXPORT, 7            ; refine: export(p, z) (GP B.x Ω_E)
+.equ SEL_IMPORT, 6        ; fetch ω10 = 6: import segment ω11 of this item
 .equ SEL_INPUT, 15        ; fetch ω10 = 15: accumulation input ω11 (GP B.6 Ω_Y)
 .equ NONE, -1             ; 2^64 - 1
 .equ FULL, -5             ; 2^64 - 5
@@ -54,7 +59,7 @@ r_back: add_imm_64 a3, a3, -1
         add_imm_64 t1, t1, 32
         branch_lt_u a2, t1, @fail       ; payload and hash within the arguments
         load_ind_u8 t1, s1, 0
-        branch_ne_imm t1, MAGIC, @fail
+        branch_ne_imm t1, MAGIC, @r_other
         load_ind_u8 t1, s1, 1           ; key length k
         branch_eq_imm t1, 0, @fail
         branch_gt_u_imm t1, MAX_KEY, @fail
@@ -74,6 +79,33 @@ r_copy: add_64 t1, s1, t2
         load_imm a0, out_buf
         add_imm_64 a1, t0, 3            ; |payload| - 1 + 4
         jump_ind s0, 0                  ; halt: the output is [a0, a0 + a1)
+
+; ---- refine 'E' / 'I' payloads (services/README.md) ----------------------------------------
+r_other:
+        branch_eq_imm t1, MAGIC_EXPORT, @r_export
+        branch_eq_imm t1, MAGIC_IMPORT, @r_import
+        jump @fail
+r_export:                               ; export(payload + 1, |payload| - 1)
+        add_imm_64 a0, s1, 1
+        add_imm_64 a1, t0, -1
+        ecalli EXPORT
+        branch_eq_imm a0, FULL, @fail
+        load_imm a0, 0
+        load_imm a1, 0                  ; empty output
+        jump_ind s0, 0
+r_import:                               ; n = payload[1]; fetch(→ out_buf, 0, n, 6, 0)
+        load_ind_u8 t2, s1, 1
+        branch_gt_u_imm t2, OUT_CAP, @fail
+        load_imm a0, out_buf
+        load_imm a1, 0
+        move_reg a2, t2
+        load_imm a3, SEL_IMPORT
+        load_imm a4, 0
+        ecalli FETCH
+        branch_eq_imm a0, NONE, @fail   ; no import segment 0
+        load_imm a0, out_buf
+        move_reg a1, t2                 ; output: the first n octets of the segment
+        jump_ind s0, 0
 
 ; ---- accumulate: arguments E(t, s, |i|) (GP B.4); inputs through fetch -----------------
 accumulate:

@@ -484,6 +484,45 @@ fn apply_extrinsics(
 
 /// The work packages already in the pipeline (GP 11.38, besides β which the guarantees check
 /// reads itself): accumulated ξ, the ready queue ϑ and the reports pending availability ρ.
+/// Whether a child block at `slot` of the block with posterior `state` (and state root
+/// `state_root`) could carry guarantee `g` in E_G (GP §11.4): the block's own checks
+/// ([`reports::transition`]) on the parent's state, the report's core taken as freed by the
+/// child's assurances. Validator sets and entropy are the parent's (a child in a new epoch is
+/// not foreseen) and the lookup anchor's ancestry (eq. 11.35) is not checked. Guarantors and
+/// authors use it to keep guarantees no block could include out of their pools.
+pub fn check_guarantee(
+    params: &Params,
+    state: &State,
+    state_root: StateRoot,
+    g: &ReportGuarantee,
+    slot: TimeSlot,
+) -> Result<(), ReportsError> {
+    let mut rho = state.availability.clone();
+    if let Some(entry) = rho.get_mut(g.report.core_index as usize) {
+        *entry = None;
+    }
+    let known = pipeline_packages(state);
+    reports::transition(
+        params,
+        &ReportsState {
+            avail_assignments: &rho,
+            curr_validators: &state.active_validators,
+            prev_validators: &state.previous_validators,
+            entropy: &state.entropy,
+            offenders: &state.disputes.offenders,
+            recent_blocks: &history::with_parent_state_root(&state.recent_blocks, state_root),
+            auth_pools: &state.auth_pools,
+            services: &state.accounts,
+        },
+        &ReportsInput {
+            guarantees: std::slice::from_ref(g),
+            slot,
+            known_packages: &known,
+        },
+    )
+    .map(|_| ())
+}
+
 fn pipeline_packages(state: &State) -> Vec<WorkPackageHash> {
     let mut out: Vec<WorkPackageHash> = state.accumulated.iter().flatten().copied().collect();
     out.extend(

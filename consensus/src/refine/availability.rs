@@ -164,7 +164,6 @@ pub(crate) fn availability_spec_split(
     min_len: usize,
 ) -> Result<(WorkPackageSpec, Chunks), ErasureError> {
     let ec = ErasureParams::from_chain(params)?;
-    let validators = ec.total_shards();
     let bundle_chunks = erasure::encode(&ec, bundle)?;
     let mut all: Vec<&[u8]> = exports.iter().map(|s| s.as_slice()).collect();
     let proofs = paged_proofs(params, exports);

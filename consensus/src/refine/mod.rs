@@ -33,6 +33,8 @@ pub mod report;
 mod bad_input_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod segment_tests;
 
 pub use availability::{
     availability_spec, justification, paged_proofs, segments_root, verify_justification, Chunks,

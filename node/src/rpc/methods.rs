@@ -279,18 +279,9 @@ pub fn validate_work_package(
     package: &WorkPackage,
     extrinsics: &[Vec<u8>],
 ) -> Result<(), String> {
-    let n = package.items.len();
-    if n == 0 || n > usize::from(params.max_work_items) {
-        return Err(format!("{n} work items (1 to {})", params.max_work_items));
-    }
+    // The limits of Ξ itself (GP 14.2–14.6: items, imports, exports, extrinsics, sizes, gas).
+    jam_consensus::refine::check_package(params, package).map_err(|e| e.to_string())?;
     let specs: Vec<_> = package.items.iter().flat_map(|w| &w.extrinsic).collect();
-    if specs.len() > usize::from(params.max_package_extrinsics) {
-        return Err(format!(
-            "{} extrinsics (at most {})",
-            specs.len(),
-            params.max_package_extrinsics
-        ));
-    }
     if specs.len() != extrinsics.len() {
         return Err(format!(
             "the items name {} extrinsics, {} given",
@@ -304,43 +295,6 @@ pub fn validate_work_package(
                 "extrinsic {i} does not match its spec (hash, length)"
             ));
         }
-    }
-    let imports: usize = package.items.iter().map(|w| w.import_segments.len()).sum();
-    if imports > params.max_imports as usize {
-        return Err(format!(
-            "{imports} imports (at most {})",
-            params.max_imports
-        ));
-    }
-    let exports: u64 = package
-        .items
-        .iter()
-        .map(|w| u64::from(w.export_count))
-        .sum();
-    if exports > u64::from(params.max_exports) {
-        return Err(format!(
-            "{exports} exports (at most {})",
-            params.max_exports
-        ));
-    }
-    // GP 14.5: |p_j| + |p_f| + Σ (|w_y| + |w_i|·W_G + Σ extrinsic lengths) ≤ W_B.
-    let segment = u64::from(params.ec_piece_size) * u64::from(params.ec_pieces_per_segment);
-    let size = package.authorization.0.len() as u64
-        + package.authorizer_config.0.len() as u64
-        + package
-            .items
-            .iter()
-            .map(|w| {
-                w.payload.0.len() as u64
-                    + w.import_segments.len() as u64 * segment
-                    + w.extrinsic.iter().map(|x| u64::from(x.len)).sum::<u64>()
-            })
-            .sum::<u64>();
-    if size > u64::from(params.max_bundle_size) {
-        return Err(format!(
-            "{size} octets of input (at most W_B = {})",
-            params.max_bundle_size
-        ));
     }
     Ok(())
 }

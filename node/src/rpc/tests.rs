@@ -712,7 +712,7 @@ async fn oversize_work_packages_are_refused_and_not_queued() {
         -32003
     );
     let mut extrinsics = wp.clone();
-    extrinsics.items[0].extrinsic = vec![extrinsics.items[0].extrinsic[0].clone(); 129];
+    extrinsics.items[0].extrinsic = vec![extrinsics.items[0].extrinsic[0]; 129];
     let xs = vec![b64(&x); 129];
     assert_eq!(
         code(
@@ -801,10 +801,8 @@ async fn oversize_work_packages_are_refused_and_not_queued() {
 
 /// The RPC should refuse what Ξ would refuse for the package alone (GP §14.3, `check_package`):
 /// Σ w_g < G_R and Σ w_a < G_A (eq. 14.6), and the bundle size with each import counted as
-/// `W_G + 32⌈log2 W_M⌉` (eq. 14.5). Such packages are accepted today and only fail at the
-/// guarantor (no harm: it logs "not guaranteed"), hence ignored.
+/// `W_G + 32⌈log2 W_M⌉` (eq. 14.5).
 #[test]
-#[ignore = "gap: validate_work_package does not check the gas sums (GP 14.6) nor the import proof footprint (GP 14.5)"]
 fn rpc_limits_match_check_package() {
     use jam_consensus::refine::check_package;
     let p = Params::tiny();

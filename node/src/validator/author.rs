@@ -8,7 +8,7 @@
 
 use super::{lock, short, ChainTask};
 use jam_consensus::author::{claim_slot, seal_header};
-use jam_consensus::import::{extrinsic_hash, import_block, ImportError};
+use jam_consensus::import::{check_guarantee, extrinsic_hash, import_block, ImportError};
 use jam_state::state::State;
 use jam_state::types::{
     Block, Extrinsic, Preimage, ReportGuarantee, WorkExecResult, WorkPackageHash,
@@ -77,14 +77,28 @@ impl ChainTask {
             .sh
             .availability
             .select(&block.header.parent, &state.availability);
-        let guarantees =
-            lock(&self.sh.guarantees).select(&self.sh.params, state, slot, &assurances);
+        // Guarantees no block could include (GP §11.4) leave the pool here, one by one,
+        // rather than failing the whole E_G at the dry run.
+        let root = block.header.parent_state_root;
+        let params = &self.sh.params;
+        let includable = |g: &ReportGuarantee| {
+            check_guarantee(params, state, root, g, slot).map_err(|e| e.to_string())
+        };
+        let (guarantees, refused) =
+            lock(&self.sh.guarantees).select(params, state, slot, &assurances, includable);
+        for (g, why) in refused {
+            self.sh.log(format_args!(
+                "slot {slot}: guarantee for package {} dropped: {why}",
+                super::short(&g.report.package_spec.hash)
+            ));
+        }
         if preimages.is_empty() && assurances.is_empty() && guarantees.is_empty() {
             return block;
         }
         // The guarantees still valid without E_A (the others are for cores E_A frees).
         let without_a: HashSet<WorkPackageHash> = lock(&self.sh.guarantees)
-            .select(&self.sh.params, state, slot, &[])
+            .select(params, state, slot, &[], includable)
+            .0
             .iter()
             .map(|g| g.report.package_spec.hash)
             .collect();

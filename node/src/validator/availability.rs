@@ -659,6 +659,53 @@ pub async fn request_audit_shard(
     })
 }
 
+/// CE 139 request (guarantor of a dependent package): the segment shards `reqs` ask for, in
+/// order; unverified (reconstruct them with [`reconstruct_segments`] and check the result
+/// against the segments root).
+pub async fn request_segment_shards(
+    holder: &Connection,
+    reqs: &[SegmentShardRequest],
+) -> Result<Vec<Vec<u8>>, AvailabilityError> {
+    let n = segment_shard_request_count(reqs);
+    if n > 2 * MAX_IMPORTS {
+        return Err(AvailabilityError::TooManySegments(n));
+    }
+    let mut s = holder
+        .open_stream(StreamKind::SEGMENT_SHARD_REQUEST)
+        .await?;
+    s.send(&Concat(reqs.to_vec())).await?;
+    s.finish()?;
+    let raw = s.recv_raw().await?;
+    s.recv_fin().await?;
+    let shards =
+        split_fixed(&raw, segment_shard_size(holder.params())).map_err(StreamError::from)?;
+    if shards.len() != n {
+        return Err(AvailabilityError::SegmentCount {
+            got: shards.len(),
+            expected: n,
+        });
+    }
+    Ok(shards)
+}
+
+/// Rebuilds segments from their shards (GP App. H): `shards[k]` is `(shard index, the
+/// segment shards of that index, one per segment)`; needs `R` distinct shard indices.
+pub fn reconstruct_segments(
+    params: &Params,
+    shards: &[(ShardIndex, Vec<Vec<u8>>)],
+    segments: usize,
+) -> Result<Vec<Vec<u8>>, AvailabilityError> {
+    let ec = ErasureParams::from_chain(params)?;
+    (0..segments)
+        .map(|j| {
+            let pieces = shards
+                .iter()
+                .filter_map(|(i, s)| s.get(j).map(|x| (*i as usize, x.as_slice())));
+            Ok(erasure::reconstruct(&ec, pieces, params.segment_size())?)
+        })
+        .collect()
+}
+
 // ---- Assurances (GP §11.2.1, JAMNP-S CE 141) ----
 
 /// Why an assurance was not pooled.
@@ -1348,5 +1395,49 @@ mod tests {
         assert!(s.recv_raw().await.is_err());
         // The connection still serves.
         assert!(request_shard(&cg, &req).await.is_ok());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn segments_fetch_over_ce139_and_reconstruct() {
+        let p = params();
+        let exports = segments(&p, 3);
+        let c = computed(&p, vec![3; 700], exports.clone(), 0);
+        let guarantor = std::sync::Arc::new(store(&p));
+        let root = guarantor.hold(&c, 1).unwrap();
+        let (g, a) = (endpoint(3), endpoint(4));
+        let (ca, cg) = tokio::join!(
+            g.accept(),
+            a.connect(g.local_addr().unwrap(), g.public_key())
+        );
+        let (ca, cg) = (ca.unwrap().unwrap(), cg.unwrap());
+        let _serve = ca.serve(std::sync::Arc::new(Serve(guarantor.clone())));
+        let r = ErasureParams::from_chain(&p).unwrap().data_shards();
+        let v = guarantor.validators();
+        // Any R shard indices rebuild every exported segment.
+        let mut got = Vec::new();
+        for i in (0..v as u16).rev().take(r) {
+            let req = SegmentShardRequest {
+                erasure_root: root,
+                shard_index: i,
+                segment_indices: vec![0, 1, 2],
+            };
+            let s = request_segment_shards(&cg, &[req.clone()]).await.unwrap();
+            assert_eq!(s, guarantor.segment_shards(&[req], false).unwrap().0);
+            got.push((i, s));
+        }
+        let segs = reconstruct_segments(&p, &got, 3).unwrap();
+        assert_eq!(segs, exports);
+        assert_eq!(
+            jam_consensus::refine::segments_root(&segs),
+            c.report.package_spec.exports_root
+        );
+        // Too few shards fail; an unknown root resets the stream.
+        assert!(reconstruct_segments(&p, &got[1..], 3).is_err());
+        let bad = SegmentShardRequest {
+            erasure_root: OpaqueHash([5; 32]),
+            shard_index: 0,
+            segment_indices: vec![0],
+        };
+        assert!(request_segment_shards(&cg, &[bad]).await.is_err());
     }
 }

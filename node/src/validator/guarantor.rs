@@ -20,13 +20,12 @@ use super::tracking::Stage;
 use super::{lock, Shared};
 use jam_consensus::assurances::{fates, CoreFate};
 use jam_consensus::crypto::{ed25519_verify, JAM_GUARANTEE};
-use jam_consensus::refine::{
-    compute_work_report, ComputedReport, InMemoryPackageData, RefineConfig,
-};
+use jam_consensus::import::check_guarantee;
+use jam_consensus::refine::{compute_work_report, ComputedReport, RefineConfig};
 use jam_consensus::reports::{core_assignments, guarantee_message};
 use jam_consensus::validator_keys::ValidatorSecrets;
 use jam_network::work_messages::{
-    split_extrinsics, CoreMappings, WorkPackageSubmission, WorkReportSignature,
+    split_extrinsics, CoreMappings, SegmentsRootMapping, WorkPackageSubmission, WorkReportSignature,
 };
 use jam_network::{Connection, Stream, StreamKind};
 use jam_state::codec::{decode_exact, decode_prefix, Encode};
@@ -34,8 +33,9 @@ use jam_state::hash::blake2b_256;
 use jam_state::params::Params;
 use jam_state::state::State;
 use jam_state::types::{
-    AvailAssurance, CoreIndex, Ed25519Public, Ed25519Signature, OpaqueHash, ReportGuarantee, TimeSlot,
-    ValidatorIndex, ValidatorSignature, WorkExecResult, WorkPackage, WorkReport, WorkReportHash,
+    AvailAssurance, CoreIndex, Ed25519Public, Ed25519Signature, OpaqueHash, ReportGuarantee,
+    TimeSlot, ValidatorIndex, ValidatorSignature, WorkExecResult, WorkPackage, WorkReport,
+    WorkReportHash,
 };
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, OnceLock};
@@ -83,6 +83,13 @@ pub enum GuaranteeError {
     /// A network error (CE 133/134).
     #[error("network: {0}")]
     Net(String),
+    /// No block could include the report (GP §11.4: unknown service, code hash, core not
+    /// authorized, already reported, ...).
+    #[error("no block could include it: {0}")]
+    NotIncludable(String),
+    /// The package's anchor is not in the best state's recent history (GP 11.33).
+    #[error("anchor {} is not a recent block (GP 11.33)", super::short(.0))]
+    AnchorNotRecent(jam_state::types::HeaderHash),
     /// The signatures are not ordered by strictly ascending validator index (GP 11.25).
     #[error("guarantor signatures not sorted by unique validator index")]
     UnorderedSigners,
@@ -121,7 +128,10 @@ pub fn co_guarantors(
     slot: TimeSlot,
     core: CoreIndex,
 ) -> Vec<(ValidatorIndex, Ed25519Public)> {
-    let (epoch, now) = (slot / params.epoch_length, state.timeslot / params.epoch_length);
+    let (epoch, now) = (
+        slot / params.epoch_length,
+        state.timeslot / params.epoch_length,
+    );
     let (entropy, keys) = if epoch >= now {
         (&state.entropy[2], &state.active_validators)
     } else if epoch + 1 == now {
@@ -178,31 +188,37 @@ impl Guarantees {
         self.by_core.get(&core).map_or(0, VecDeque::len)
     }
 
-    /// The guarantees for a block at `slot` on `state` whose E_A is `assurances`: for each
-    /// core free after the assurances (ρ‡ empty: GP 11.2), in core order, the oldest whose
-    /// signatures are from the current or previous rotation (GP 11.23–11.25).
+    /// The guarantees for a block at `slot` on `state` (its parent's posterior state) whose
+    /// E_A is `assurances`: for each core free after the assurances (ρ‡ empty: GP 11.2), in
+    /// core order, the oldest that `includable` accepts (a block's checks, GP §11.4: see
+    /// [`check_guarantee`]). Those it refuses on the way are dropped from the pool and
+    /// returned with the reason.
     pub fn select(
-        &self,
+        &mut self,
         params: &Params,
         state: &State,
         slot: TimeSlot,
         assurances: &[AvailAssurance],
-    ) -> Vec<ReportGuarantee> {
-        let r = params.rotation_period as u32;
+        mut includable: impl FnMut(&ReportGuarantee) -> Result<(), String>,
+    ) -> (Vec<ReportGuarantee>, Vec<(ReportGuarantee, String)>) {
         let fates = fates(params, &state.availability, assurances, slot);
-        self.by_core
-            .iter()
-            .filter(|(core, _)| {
-                fates
-                    .get(**core as usize)
-                    .is_some_and(|f| *f != CoreFate::Engaged)
-            })
-            .filter_map(|(_, q)| {
-                q.iter()
-                    .find(|g| g.slot <= slot && g.slot / r + 1 >= slot / r)
-                    .cloned()
-            })
-            .collect()
+        let (mut picked, mut dropped) = (Vec::new(), Vec::new());
+        for (core, q) in self.by_core.iter_mut() {
+            if fates.get(*core as usize).is_none_or(|f| *f == CoreFate::Engaged) {
+                continue;
+            }
+            while let Some(g) = q.front() {
+                match includable(g) {
+                    Ok(()) => {
+                        picked.push(g.clone());
+                        break;
+                    }
+                    Err(e) => dropped.extend(q.pop_front().map(|g| (g, e))),
+                }
+            }
+        }
+        self.by_core.retain(|_, q| !q.is_empty());
+        (picked, dropped)
     }
 
     /// Drops guarantees whose package is in `included` or that are stale at `slot`.
@@ -242,14 +258,10 @@ async fn refine(
     params: Arc<Params>,
     state: Arc<State>,
     package: WorkPackage,
-    extrinsics: Vec<Vec<u8>>,
+    data: super::segments::ImportData,
     core: CoreIndex,
 ) -> Result<ComputedReport, GuaranteeError> {
     tokio::task::spawn_blocking(move || {
-        let mut data = InMemoryPackageData::default();
-        for x in extrinsics {
-            data.add_extrinsic(x);
-        }
         refine_pool().install(|| {
             compute_work_report(
                 &params,
@@ -276,6 +288,20 @@ fn best_state(sh: &Shared) -> Result<(Arc<State>, TimeSlot), GuaranteeError> {
         .ok_or(GuaranteeError::NoState)?;
     let slot = state.timeslot;
     Ok((state, slot))
+}
+
+/// Whether the next block on our best block could include `g` (GP §11.4, the block's own
+/// checks: [`jam_consensus::import::check_guarantee`]): a guarantee that fails here is
+/// neither distributed nor pooled.
+fn includable(sh: &Shared, g: &ReportGuarantee) -> Result<(), GuaranteeError> {
+    let (state, root) = {
+        let c = lock(&sh.chain);
+        let e = c.best_entry();
+        (e.state.clone().ok_or(GuaranteeError::NoState)?, e.root)
+    };
+    let slot = state.timeslot.max(g.slot) + 1;
+    check_guarantee(&sh.params, &state, root, g, slot)
+        .map_err(|e| GuaranteeError::NotIncludable(e.to_string()))
 }
 
 /// A package to guarantee.
@@ -357,10 +383,21 @@ async fn core_worker(
 ) {
     while let Some(job) = jobs.recv().await {
         let hash = job.package.hash();
+        // The same package sent to several nodes reaches us more than once (CE 133): a
+        // report for it known here (ours or a guarantee received) is enough.
+        let known = lock(&sh.packages)
+            .get(&hash)
+            .is_some_and(|p| p.stage() >= Some(Stage::Refined));
+        if known {
+            sh.log(format_args!(
+                "package {} on core {core}: already refined, skipped",
+                super::short(&hash)
+            ));
+            continue;
+        }
         if assigned_here(&sh, &keys, core) {
             let t0 = std::time::Instant::now();
-            while lock(&sh.guarantees).pending(core) >= BACKLOG && t0.elapsed() < MAX_BACKLOG_WAIT
-            {
+            while lock(&sh.guarantees).pending(core) >= BACKLOG && t0.elapsed() < MAX_BACKLOG_WAIT {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
@@ -459,7 +496,11 @@ pub(super) async fn serve_submission(sh: &Arc<Shared>, mut s: Stream) {
             return Err(GuaranteeError::Bundle(format!("core {}", sub.core)));
         }
         let hash = sub.package.hash();
-        let queue = sh.guarantor.get().cloned().ok_or(GuaranteeError::NoGuarantor)?;
+        let queue = sh
+            .guarantor
+            .get()
+            .cloned()
+            .ok_or(GuaranteeError::NoGuarantor)?;
         lock(&sh.packages).reach(hash, Some(sub.core), Stage::Submitted, None);
         queue
             .try_send(Job {
@@ -502,9 +543,29 @@ async fn guarantee(
         });
     };
     debug_assert_eq!(c, core);
+    // GP 11.33: a report whose anchor left the recent history β_H would be refused by every
+    // author; say so now rather than refine it.
+    let anchor = job.package.context.anchor;
+    if !state
+        .recent_blocks
+        .history
+        .iter()
+        .any(|b| b.header_hash == anchor)
+    {
+        return Err(GuaranteeError::AnchorNotRecent(anchor));
+    }
     let package = job.package.clone();
-    let computed =
-        refine(sh.params.clone(), state.clone(), package, job.extrinsics.clone(), core).await?;
+    // Imports (GP §14.3-14.4): ⊞ lookups and segments, local or fetched over CE 139.
+    let data = super::segments::resolve(sh, &state, &package, job.extrinsics.clone(), &[], None)
+        .await
+        .map_err(GuaranteeError::Refine)?;
+    let mappings = data.mappings();
+    let computed = refine(sh.params.clone(), state.clone(), package, data, core).await?;
+    sh.segments.keep(
+        computed.report.package_spec.exports_root,
+        computed.exports.clone(),
+    );
+    sh.segments.note_report(&computed.report);
     let (report, bundle) = (computed.report.clone(), computed.bundle.clone());
     note_refined(sh, &report);
     let hash = report_hash(&report);
@@ -521,8 +582,10 @@ async fn guarantee(
         let conn = lock(&sh.peers).get(&key).map(|p| p.conn.clone());
         let Some(conn) = conn else { continue };
         let bundle = bundle.clone();
+        let mappings = mappings.clone();
         asks.spawn(async move {
-            let r = tokio::time::timeout(SHARE_TIMEOUT, share(&conn, core, &bundle)).await;
+            let r =
+                tokio::time::timeout(SHARE_TIMEOUT, share(&conn, core, mappings, &bundle)).await;
             (i, key, r)
         });
     }
@@ -551,6 +614,7 @@ async fn guarantee(
         slot,
         signatures: sigs,
     };
+    includable(sh, &g)?;
     // Hold the chunks for the assurers (CE 137) before anyone can see the guarantee.
     sh.availability
         .store
@@ -571,6 +635,7 @@ async fn guarantee(
 async fn share(
     conn: &Connection,
     core: CoreIndex,
+    mappings: Vec<SegmentsRootMapping>,
     bundle: &[u8],
 ) -> Result<WorkReportSignature, GuaranteeError> {
     let net = |e: &dyn std::fmt::Display| GuaranteeError::Net(e.to_string());
@@ -578,12 +643,9 @@ async fn share(
         .open_stream(StreamKind::WORK_PACKAGE_SHARING)
         .await
         .map_err(|e| net(&e))?;
-    s.send(&CoreMappings {
-        core,
-        mappings: Vec::new(),
-    })
-    .await
-    .map_err(|e| net(&e))?;
+    s.send(&CoreMappings { core, mappings })
+        .await
+        .map_err(|e| net(&e))?;
     s.send_raw(bundle).await.map_err(|e| net(&e))?;
     s.finish().map_err(|e| net(&e))?;
     let r: WorkReportSignature = s.recv().await.map_err(|e| net(&e))?;
@@ -600,16 +662,26 @@ pub(super) async fn serve_share(sh: &Arc<Shared>, keys: &Arc<ValidatorSecrets>, 
         let m: CoreMappings = s.recv().await.map_err(|e| net(&e))?;
         let bundle = s.recv_raw().await.map_err(|e| net(&e))?;
         s.recv_fin().await.map_err(|e| net(&e))?;
-        if !m.mappings.is_empty() {
-            return Err(GuaranteeError::Bundle("imports are not supported".into()));
-        }
         let (package, n): (WorkPackage, usize) = decode_prefix(&bundle, &sh.params)
             .map_err(|e| GuaranteeError::Bundle(e.to_string()))?;
-        if package.items.iter().any(|i| !i.import_segments.is_empty()) {
-            return Err(GuaranteeError::Bundle("imports are not supported".into()));
+        // The bundle is E(p, X#, S#, J#) (GP eq. 14.16): extrinsics, then the imported
+        // segments and their justifications.
+        let xlen: usize = package
+            .items
+            .iter()
+            .flat_map(|i| i.extrinsic.iter().map(|x| x.len as usize))
+            .sum();
+        let rest = &bundle[n..];
+        if rest.len() < xlen {
+            return Err(GuaranteeError::Bundle(
+                "bundle shorter than its extrinsics".into(),
+            ));
         }
-        let extrinsics = split_extrinsics(&package, &bundle[n..])
+        let extrinsics = split_extrinsics(&package, &rest[..xlen])
             .map_err(|e| GuaranteeError::Bundle(e.to_string()))?;
+        let imports: usize = package.items.iter().map(|i| i.import_segments.len()).sum();
+        let bundled = super::segments::split_bundle_imports(&sh.params, &rest[xlen..], imports)
+            .map_err(GuaranteeError::Bundle)?;
         let (state, slot) = best_state(sh)?;
         let mine = assignment(&sh.params, &state, slot, &keys.ed25519_public());
         if mine.map(|(_, c)| c) != Some(m.core) {
@@ -618,7 +690,20 @@ pub(super) async fn serve_share(sh: &Arc<Shared>, keys: &Arc<ValidatorSecrets>, 
                 assigned: mine.map(|(_, c)| c),
             });
         }
-        let computed = refine(sh.params.clone(), state, package, extrinsics, m.core).await?;
+        // Imports: the ⊞ roots from our own view (β, E_G seen), the guarantor's CE 134
+        // mappings only for hashes we cannot resolve; the segments from the bundle, each
+        // checked by Ξ against its root. A wrong mapping gives a report whose lookup the
+        // chain rejects (GP 11.x), so we still sign only what we computed.
+        let data =
+            super::segments::resolve(sh, &state, &package, extrinsics, &m.mappings, Some(bundled))
+                .await
+                .map_err(GuaranteeError::Refine)?;
+        let computed = refine(sh.params.clone(), state, package, data, m.core).await?;
+        sh.segments.keep(
+            computed.report.package_spec.exports_root,
+            computed.exports.clone(),
+        );
+        sh.segments.note_report(&computed.report);
         // A co-guarantor serves shards too (GP §14.4.1: every guarantor holds the chunks).
         sh.availability
             .store
@@ -674,8 +759,7 @@ pub(super) fn receive(sh: &Shared, g: ReportGuarantee) -> Result<bool, Guarantee
         return Err(GuaranteeError::TooFewSignatures(g.signatures.len()));
     }
     // GP 11.25: guarantor indices strictly ascending (so distinct).
-    if g
-        .signatures
+    if g.signatures
         .windows(2)
         .any(|w| w[0].validator_index >= w[1].validator_index)
     {
@@ -694,6 +778,7 @@ pub(super) fn receive(sh: &Shared, g: ReportGuarantee) -> Result<bool, Guarantee
             });
         }
     }
+    includable(sh, &g)?;
     note_refined(sh, &g.report);
     Ok(lock(&sh.guarantees).add(g))
 }
@@ -779,17 +864,17 @@ mod tests {
         assert!(pool.add(g(0, 1, 2)));
         assert!(pool.add(g(1, 1, 3)));
         assert_eq!((pool.pending(0), pool.pending(1)), (2, 1));
-        let sel = pool.select(&params, &state, 2, &[]);
+        let ok = |_: &ReportGuarantee| Ok(());
+        let (sel, _) = pool.select(&params, &state, 2, &[], ok);
         let picked: Vec<_> = sel.iter().map(|g| g.report.package_spec.hash.0[0]).collect();
         assert_eq!(picked, vec![1, 3], "one per core, the oldest");
-        assert_eq!(pool.select(&params, &state, 0, &[]).len(), 0);
         // An engaged core (ρ holds a report) gets none, unless the block's assurances free it.
         let mut busy = state.clone();
         busy.availability[0] = Some(jam_state::types::AvailabilityAssignment {
             report: g(0, 1, 9).report,
             timeout: 1,
         });
-        let sel = pool.select(&params, &busy, 2, &[]);
+        let (sel, _) = pool.select(&params, &busy, 2, &[], ok);
         assert_eq!(sel.len(), 1);
         assert_eq!(sel[0].report.core_index, 1);
         let v = params.validators();
@@ -805,10 +890,22 @@ mod tests {
                 }
             })
             .collect();
-        assert_eq!(pool.select(&params, &busy, 2, &assure_core_0).len(), 2);
-        pool.prune(&params, &[g(0, 1, 1)], 2);
+        assert_eq!(pool.select(&params, &busy, 2, &assure_core_0, ok).0.len(), 2);
+        // A guarantee no block could include is dropped, and the next one taken.
+        let (sel, dropped) = pool.select(&params, &state, 2, &[], |g: &ReportGuarantee| {
+            if g.report.package_spec.hash.0[0] == 1 {
+                Err("bad".to_string())
+            } else {
+                Ok(())
+            }
+        });
+        let picked: Vec<_> = sel.iter().map(|g| g.report.package_spec.hash.0[0]).collect();
+        assert_eq!(picked, vec![2, 3]);
+        assert_eq!(dropped.len(), 1);
+        assert_eq!((dropped[0].0.report.package_spec.hash.0[0], dropped[0].1.as_str()), (1, "bad"));
         assert_eq!(pool.len(), 2);
-        assert_eq!(pool.select(&params, &state, 2, &[])[0].report.package_spec.hash.0[0], 2);
+        pool.prune(&params, &[g(0, 1, 2)], 2);
+        assert_eq!(pool.len(), 1);
         for i in 10..10 + MAX_POOLED_PER_CORE as u8 {
             pool.add(g(1, 1, i));
         }
@@ -853,7 +950,15 @@ mod tests {
     /// 11.23–11.26).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn receive_rejects_bad_signatures_unassigned_signers_and_single_signatures() {
-        let (params, state, keys) = setup();
+        let (params, mut state, keys) = setup();
+        // A recent block to anchor a demo package on (the genesis history is empty).
+        state
+            .recent_blocks
+            .history
+            .push(jam_state::types::BlockInfo {
+                header_hash: OpaqueHash([7; 32]),
+                ..Default::default()
+            });
         let (node, base) = lone_node(&params, &state, &keys, 0).await;
         let sh = &node.shared;
         let slot = state.timeslot;
@@ -897,7 +1002,24 @@ mod tests {
                 "{r:?}"
             )
         };
-        let (a, b) = (report(1), report(2));
+        let (_, b) = (report(1), report(2));
+        // A report some block could include: the demo package refined on this state.
+        let context = jam_state::types::RefineContext {
+            anchor: OpaqueHash([7; 32]),
+            state_root: OpaqueHash(state.state_root()),
+            lookup_anchor: OpaqueHash([7; 32]),
+            ..Default::default()
+        };
+        let a = compute_work_report(
+            &params,
+            &RefineConfig::default(),
+            &state,
+            &jam_consensus::refine::InMemoryPackageData::default(),
+            &jam_consensus::genesis::demo_work_package(context, b"J\x03keyvalue"),
+            0,
+        )
+        .unwrap()
+        .report;
         let (v0, v1) = (on_core[0], on_core[1]);
 
         // Signatures over a different report (all of them, or one of two).
@@ -923,6 +1045,11 @@ mod tests {
         ));
         assert_eq!(lock(&sh.guarantees).len(), 0, "nothing refused is pooled");
 
+        // One that no block could include (here: no work results, anchor not recent) is not.
+        assert!(matches!(
+            receive(sh, g(&b, vec![sig(v0, &b), sig(v1, &b)])),
+            Err(GuaranteeError::NotIncludable(_))
+        ));
         // A proper guarantee is pooled, once.
         assert!(receive(sh, g(&a, vec![sig(v0, &a), sig(v1, &a)])).unwrap());
         assert!(!receive(sh, g(&a, vec![sig(v0, &a), sig(v1, &a)])).unwrap());

@@ -29,6 +29,7 @@ pub mod chain;
 pub mod guarantor;
 mod net;
 mod preimages;
+mod segments;
 pub mod tickets;
 pub mod tracking;
 
@@ -204,6 +205,8 @@ struct Shared {
     availability: Arc<availability::NodeAvailability>,
     /// Preimages for E_P (JIP-2 `submitPreimage`, CE 142/143, [`preimages`]).
     preimages: Mutex<preimages::Pool>,
+    /// Export sequences and reports seen, for segment imports ([`segments`]).
+    segments: segments::Segments,
     verbose: bool,
 }
 
@@ -430,6 +433,7 @@ impl Node {
             preimages: Mutex::default(),
             packages: Mutex::default(),
             guarantor: OnceLock::new(),
+            segments: Default::default(),
             verbose: cfg.verbose,
         });
         let net = Arc::new(net::Net { sh: shared.clone() });
@@ -791,6 +795,7 @@ impl ChainTask {
         let block = Some((hash, slot));
         let mut t = lock(&self.sh.packages);
         for g in guarantees {
+            self.sh.segments.note_report(&g.report);
             let core = Some(g.report.core_index);
             t.reach(g.report.package_spec.hash, core, Stage::Guaranteed, block);
         }

@@ -263,7 +263,6 @@ fn best_state(sh: &Shared) -> Option<Arc<State>> {
 
 /// A preimage submitted over the RPC (`submitPreimage`): into the pool if the best state
 /// still requests it, and announced (CE 142) to every validator we are connected to.
-#[allow(dead_code)] // until `guarantor::run` passes `Submission::Preimage` on
 pub(super) async fn submit(sh: &Arc<Shared>, service: ServiceId, preimage: Vec<u8>) {
     let hash = OpaqueHash(blake2b_256(&preimage));
     let length = preimage.len() as u32;
