@@ -14,44 +14,29 @@
 //! made available and accumulated (the demo service's storage holds its value, read back
 //! through the RPC `serviceValue`); and the chain must reach its last slot on every node.
 
+mod common;
+
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use common::rpc::{self, WsClient};
+use common::LiveTestnet;
 use jam_consensus::genesis::demo_work_package;
 use jam_state::codec::Encode;
-use jam_state::types::{OpaqueHash, RefineContext, WorkPackage};
+use jam_state::types::{OpaqueHash, WorkPackage};
 use jsonrpsee::core::client::{ClientT, Error as ClientError};
 use jsonrpsee::core::rpc_params;
-use jsonrpsee_ws_client::{WsClient, WsClientBuilder};
 use serde_json::Value;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const RPC_PORT_BASE: u16 = 19600;
 const VALIDATORS: u16 = 6;
 
-fn hash_of(v: &Value) -> OpaqueHash {
-    let b = B64.decode(v.as_str().expect("a base64 hash")).unwrap();
-    OpaqueHash(b.try_into().expect("32 octets"))
-}
-
-/// How the node logs a package hash (`validator::short`).
 fn short(p: &WorkPackage) -> String {
     format!("0x{}", hex::encode(&p.hash().0[..4]))
 }
 
 async fn connect(i: u16) -> WsClient {
-    let t0 = Instant::now();
-    loop {
-        let c = WsClientBuilder::default()
-            .request_timeout(Duration::from_secs(10))
-            .build(format!("ws://127.0.0.1:{}", RPC_PORT_BASE + i))
-            .await;
-        match c {
-            Ok(c) => return c,
-            Err(e) if t0.elapsed() > Duration::from_secs(30) => panic!("RPC of node {i}: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
+    rpc::connect(RPC_PORT_BASE + i).await
 }
 
 /// `submitWorkPackage [core, package, []]` on every node; each node's answer.
@@ -87,31 +72,7 @@ const GOOD_PAYLOAD: &[u8] = b"J\x03keyvalue";
 /// best block; returns the packages and that value (base64).
 async fn submit_and_follow() -> (Packages, Option<String>) {
     let c0 = connect(0).await;
-    let (hash, slot) = loop {
-        let best: Value = c0.request("bestBlock", rpc_params![]).await.unwrap();
-        let slot = best[1].as_u64().unwrap() as u32;
-        if slot >= 2 {
-            break (hash_of(&best[0]), slot);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let b64 = |h: &OpaqueHash| B64.encode(h.0);
-    let root: Value = c0
-        .request("stateRoot", rpc_params![b64(&hash)])
-        .await
-        .unwrap();
-    let beefy: Value = c0
-        .request("beefyRoot", rpc_params![b64(&hash)])
-        .await
-        .unwrap();
-    let context = RefineContext {
-        anchor: hash,
-        state_root: hash_of(&root[0]),
-        beefy_root: hash_of(&beefy[0]),
-        lookup_anchor: hash,
-        lookup_anchor_slot: slot,
-        prerequisites: vec![],
-    };
+    let context = rpc::context(&c0).await;
     let demo = |payload: &[u8]| demo_work_package(context.clone(), payload);
 
     // (b) Oversize: more than I = 16 items; more than W_X = 3072 exports.
@@ -181,26 +142,10 @@ async fn submit_and_follow() -> (Packages, Option<String>) {
 
 #[test]
 fn bad_packages_are_refused_or_reported_and_the_good_one_still_lands() {
-    let base = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("bad-packages-{}", std::process::id()));
-    std::fs::create_dir_all(&base).unwrap();
-    let log = base.join("stdout.txt");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_jam"))
-        .args(["testnet", "--validators", "6", "--slot-duration-ms", "1000"])
-        .args(["--slots", "14", "--port-base", "40900", "-v"])
-        .args(["--rpc-port-base", &RPC_PORT_BASE.to_string()])
-        .arg("--base-path")
-        .arg(base.join("net"))
-        .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("running jam testnet");
+    let net = LiveTestnet::start("bad-packages", 14, 40900, RPC_PORT_BASE);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (p, stored) = rt.block_on(submit_and_follow());
-    let status = child.wait().unwrap();
-    let stdout = std::fs::read_to_string(&log).unwrap();
-    let _ = std::fs::remove_dir_all(&base);
-    assert!(status.success(), "jam testnet failed ({status}):\n{stdout}");
+    let stdout = net.finish();
 
     let in_e_g = |p: &WorkPackage| -> Vec<&str> {
         let needle = format!(" package {} ", short(p));

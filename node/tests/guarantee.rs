@@ -6,71 +6,33 @@
 //! report becomes available and is accumulated: the demo service's storage holds the value,
 //! read back through the RPC `serviceValue`.
 
+mod common;
+
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use common::rpc::{self, WsClient};
+use common::LiveTestnet;
 use jam_consensus::genesis::demo_work_package;
 use jam_state::codec::Encode;
-use jam_state::types::{OpaqueHash, RefineContext};
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::core::rpc_params;
-use jsonrpsee_ws_client::{WsClient, WsClientBuilder};
 use serde_json::Value;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const RPC_PORT_BASE: u16 = 19700;
 const VALIDATORS: u16 = 6;
 
-fn hash_of(v: &Value) -> OpaqueHash {
-    let b = B64.decode(v.as_str().expect("a base64 hash")).unwrap();
-    OpaqueHash(b.try_into().expect("32 octets"))
-}
-
 async fn connect(i: u16) -> WsClient {
-    let t0 = Instant::now();
-    loop {
-        let c = WsClientBuilder::default()
-            .request_timeout(Duration::from_secs(10))
-            .build(format!("ws://127.0.0.1:{}", RPC_PORT_BASE + i))
-            .await;
-        match c {
-            Ok(c) => return c,
-            Err(e) if t0.elapsed() > Duration::from_secs(30) => panic!("RPC of node {i}: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
+    rpc::connect(RPC_PORT_BASE + i).await
 }
 
-/// Submits the demo package to every node (those not assigned to core 0 decline it) once
-/// the chain has a block past genesis, then waits (at most 10 s) for the accumulated value
-/// of `key` in the demo service's storage on node 0's best block; returns it (base64).
+/// Submits the demo package to every node (those not assigned to core 0 forward it: CE 133)
+/// once the chain has a block past genesis, then waits (at most 10 s) for the accumulated
+/// value of `key` in the demo service's storage on node 0's best block; returns it (base64).
 async fn submit_and_follow(payload: &[u8], key: &[u8]) -> Option<String> {
     let c0 = connect(0).await;
-    let (hash, slot) = loop {
-        let best: Value = c0.request("bestBlock", rpc_params![]).await.unwrap();
-        let slot = best[1].as_u64().unwrap() as u32;
-        if slot >= 2 {
-            break (hash_of(&best[0]), slot);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let b64 = |h: &OpaqueHash| B64.encode(h.0);
-    let root: Value = c0
-        .request("stateRoot", rpc_params![b64(&hash)])
-        .await
-        .unwrap();
-    let beefy: Value = c0
-        .request("beefyRoot", rpc_params![b64(&hash)])
-        .await
-        .unwrap();
-    let context = RefineContext {
-        anchor: hash,
-        state_root: hash_of(&root[0]),
-        beefy_root: hash_of(&beefy[0]),
-        lookup_anchor: hash,
-        lookup_anchor_slot: slot,
-        prerequisites: vec![],
-    };
+    let context = rpc::context(&c0).await;
     let wp = demo_work_package(context, payload).encode();
     let none: Vec<String> = vec![];
     for i in 0..VALIDATORS {
@@ -103,25 +65,13 @@ async fn submit_and_follow(payload: &[u8], key: &[u8]) -> Option<String> {
 
 #[test]
 fn demo_package_is_guaranteed_made_available_and_accumulated() {
-    let base = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("guarantee-{}", std::process::id()));
-    std::fs::create_dir_all(&base).unwrap();
-    let log = base.join("stdout.txt");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_jam"))
-        .args(["testnet", "--validators", "6", "--slot-duration-ms", "1000"])
-        .args(["--slots", "14", "--port-base", "40500", "-v"])
-        .args(["--rpc-port-base", &RPC_PORT_BASE.to_string()])
-        .arg("--base-path")
-        .arg(base.join("net"))
-        .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("running jam testnet");
+    let net = LiveTestnet::start("guarantee", 14, 40500, RPC_PORT_BASE);
     let payload = b"J\x03keyvalue";
     let rt = tokio::runtime::Runtime::new().unwrap();
     let stored = rt.block_on(submit_and_follow(payload, b"key"));
     // `jam submit` to a node that may not be assigned to core 1 (it forwards: CE 133).
-    let file = base.join("payload.bin");
+    let file = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("guarantee-payload-{}", std::process::id()));
     std::fs::write(&file, b"J\x04key2value2").unwrap();
     let submit = Command::new(env!("CARGO_BIN_EXE_jam"))
         .args(["submit", "--core", "1", "--timeout-s", "20", "--rpc"])
@@ -130,10 +80,8 @@ fn demo_package_is_guaranteed_made_available_and_accumulated() {
         .output()
         .expect("running jam submit");
     let submit_out = String::from_utf8_lossy(&submit.stdout).to_string();
-    let status = child.wait().unwrap();
-    let stdout = std::fs::read_to_string(&log).unwrap();
-    let _ = std::fs::remove_dir_all(&base);
-    assert!(status.success(), "jam testnet failed ({status}):\n{stdout}");
+    let _ = std::fs::remove_file(&file);
+    let stdout = net.finish();
     // The demo refine output: the payload without its magic octet, then E4(Σ octets).
     let sum: u32 = payload[1..].iter().map(|&b| b as u32).sum();
     let mut want = payload[1..].to_vec();

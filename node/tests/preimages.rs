@@ -4,32 +4,23 @@
 //! others fetch it (CE 143), and a block author puts it into E_P. Another node's RPC
 //! `servicePreimage` then reads it from its best state, and the chain keeps going.
 
+mod common;
+
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use common::rpc::{self, WsClient};
+use common::LiveTestnet;
 use jam_consensus::genesis::{dev_requested_preimage, DEMO_SERVICE_ID};
 use jam_state::hash::blake2b_256;
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::core::rpc_params;
-use jsonrpsee_ws_client::{WsClient, WsClientBuilder};
 use serde_json::Value;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const RPC_PORT_BASE: u16 = 19650;
 
 async fn connect(i: u16) -> WsClient {
-    let t0 = Instant::now();
-    loop {
-        let c = WsClientBuilder::default()
-            .request_timeout(Duration::from_secs(10))
-            .build(format!("ws://127.0.0.1:{}", RPC_PORT_BASE + i))
-            .await;
-        match c {
-            Ok(c) => return c,
-            Err(e) if t0.elapsed() > Duration::from_secs(30) => panic!("RPC of node {i}: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
+    rpc::connect(RPC_PORT_BASE + i).await
 }
 
 /// Submits the dev preimage to node 0 once the chain has a block past genesis, then waits
@@ -83,27 +74,11 @@ async fn submit_and_follow() -> Result<u64, String> {
 
 #[test]
 fn submitted_preimage_is_distributed_and_put_into_e_p() {
-    let base = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("preimages-{}", std::process::id()));
-    std::fs::create_dir_all(&base).unwrap();
-    let log = base.join("stdout.txt");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_jam"))
-        .args(["testnet", "--validators", "6", "--slot-duration-ms", "1000"])
-        .args(["--slots", "12", "--port-base", "40800", "-v"])
-        .args(["--rpc-port-base", &RPC_PORT_BASE.to_string()])
-        .arg("--base-path")
-        .arg(base.join("net"))
-        .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("running jam testnet");
+    let net = LiveTestnet::start("preimages", 12, 40800, RPC_PORT_BASE);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let provided = rt.block_on(submit_and_follow());
     // `--slots`: exits 0 only if all nodes agree and the chain has blocks in ≥ 90% of slots.
-    let status = child.wait().unwrap();
-    let stdout = std::fs::read_to_string(&log).unwrap();
-    let _ = std::fs::remove_dir_all(&base);
-    assert!(status.success(), "jam testnet failed ({status}):\n{stdout}");
+    let stdout = net.finish();
     let slot = provided.unwrap_or_else(|e| panic!("{e}:\n{stdout}"));
     assert!(
         stdout.contains("validators (CE 142)"),

@@ -284,42 +284,6 @@ mod tests {
         }
     }
 
-    #[test]
-    #[ignore = "timing: cargo test --release -p jam-consensus segment_coding_time -- --ignored --nocapture"]
-    fn segment_coding_time() {
-        let p = Params::full();
-        let s = segs(3072, &p);
-        let h = OpaqueHash([9; 32]);
-        let ec = ErasureParams::from_chain(&p).unwrap();
-        let t = std::time::Instant::now();
-        let mut per_validator: Vec<Vec<Vec<u8>>> = vec![Vec::new(); p.validators()];
-        for seg in &s {
-            for (v, shard) in erasure::encode(&ec, seg).unwrap().into_iter().enumerate() {
-                per_validator[v].push(shard);
-            }
-        }
-        println!(
-            "3072 exports, per-segment coding alone, 1 thread: {:?}",
-            t.elapsed()
-        );
-        let refs: Vec<&[u8]> = s.iter().map(|x| x.as_slice()).collect();
-        let t = std::time::Instant::now();
-        let batched = encode_segments(&ec, &refs, usize::MAX).unwrap();
-        println!(
-            "3072 exports, batched coding alone, 1 thread: {:?}",
-            t.elapsed()
-        );
-        assert_eq!(batched, per_validator);
-        for min_len in [usize::MAX, 1] {
-            let t = std::time::Instant::now();
-            let (spec, _) = availability_spec_split(&p, h, &[1, 2, 3], &s, min_len).unwrap();
-            println!(
-                "3072 exports, min_len {min_len}: {:?} ({:?})",
-                t.elapsed(),
-                spec.erasure_root
-            );
-        }
-    }
 
     #[test]
     fn spec_commits_to_bundle_and_segments() {

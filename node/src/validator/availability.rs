@@ -1421,7 +1421,9 @@ mod tests {
                 shard_index: i,
                 segment_indices: vec![0, 1, 2],
             };
-            let s = request_segment_shards(&cg, &[req.clone()]).await.unwrap();
+            let s = request_segment_shards(&cg, std::slice::from_ref(&req))
+                .await
+                .unwrap();
             assert_eq!(s, guarantor.segment_shards(&[req], false).unwrap().0);
             got.push((i, s));
         }

@@ -385,3 +385,92 @@ pub fn split_bundle_imports(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jam_consensus::genesis::{demo_work_package, install_dev_services};
+    use jam_consensus::refine::{compute_work_report, InMemoryPackageData, RefineConfig};
+    use jam_state::codec::decode_prefix;
+    use jam_state::params::Params;
+    use jam_state::types::{ImportSpec, RefineContext};
+
+    #[test]
+    fn bundle_imports_split_back_and_refine_identically() {
+        let params = Params::tiny();
+        let mut state = State::empty(&params);
+        install_dev_services(&mut state);
+        let cfg = RefineConfig::default();
+        let mut data = InMemoryPackageData::default();
+        let mut e = demo_work_package(RefineContext::default(), b"Ehello");
+        e.items[0].export_count = 1;
+        let out = compute_work_report(&params, &cfg, &state, &data, &e, 0).unwrap();
+        let root = data.add_exports(out.report.package_spec.hash, out.exports.clone());
+        let mut i = demo_work_package(RefineContext::default(), b"I\x05");
+        i.items[0].import_segments = vec![
+            ImportSpec {
+                tree_root: out.report.package_spec.hash,
+                index: 1 << 15,
+            },
+            ImportSpec {
+                tree_root: root,
+                index: 0,
+            },
+        ];
+        let r = compute_work_report(&params, &cfg, &state, &data, &i, 0).unwrap();
+        // The co-guarantor's view: the bundle's imports plus the ⊞ roots.
+        let (p, n): (WorkPackage, usize) = decode_prefix(&r.bundle, &params).unwrap();
+        assert_eq!(p, i);
+        let segs = split_bundle_imports(&params, &r.bundle[n..], 2).unwrap();
+        assert_eq!(segs.len(), 2);
+        assert!(segs.iter().all(|s| s.segment == out.exports[0]));
+        let mut d = ImportData::default();
+        d.roots.insert(out.report.package_spec.hash, root);
+        d.segments = [(root, 0)].into_iter().zip(segs.clone()).collect();
+        assert_eq!(
+            d.mappings(),
+            vec![SegmentsRootMapping {
+                work_package_hash: out.report.package_spec.hash,
+                segments_root: root,
+            }]
+        );
+        let again = compute_work_report(&params, &cfg, &state, &d, &i, 0).unwrap();
+        assert_eq!(again, r);
+        // Truncated or padded bundles are refused.
+        assert!(split_bundle_imports(&params, &r.bundle[n..r.bundle.len() - 1], 2).is_err());
+        let mut long = r.bundle[n..].to_vec();
+        long.push(0);
+        assert!(split_bundle_imports(&params, &long, 2).is_err());
+        assert!(split_bundle_imports(&params, &r.bundle[n..], 3).is_err());
+    }
+
+    #[test]
+    fn store_is_bounded_and_finds_reports_by_root() {
+        let s = Segments::default();
+        let key = |k: usize| {
+            let mut h = [0u8; 32];
+            h[..8].copy_from_slice(&(k as u64).to_le_bytes());
+            OpaqueHash(h)
+        };
+        let last = MAX_EXPORTS_KEPT + 2;
+        for k in 0..=last {
+            s.keep(key(k), vec![vec![k as u8]]);
+        }
+        assert!(s.exports(&key(0)).is_none());
+        assert!(s.exports(&key(2)).is_none());
+        assert!(s.exports(&key(3)).is_some());
+        assert_eq!(s.exports(&key(last)), Some(vec![vec![last as u8]]));
+        s.keep(OpaqueHash([9; 32]), vec![]);
+        let mut r = WorkReport::default();
+        r.package_spec.hash = OpaqueHash([1; 32]);
+        r.package_spec.exports_root = OpaqueHash([2; 32]);
+        r.core_index = 1;
+        s.note_report(&r);
+        assert_eq!(s.reported(&OpaqueHash([1; 32])).unwrap().core, 1);
+        assert_eq!(
+            s.reported_by_root(&OpaqueHash([2; 32])).unwrap().spec.hash,
+            OpaqueHash([1; 32])
+        );
+        assert!(s.reported(&OpaqueHash([3; 32])).is_none());
+    }
+}
