@@ -6,11 +6,11 @@
 //! the unknown-authorizer-hash and no-items cases of Ξ, and ⊖ / ⊚.
 
 use super::*;
+use super::tests::code_blob;
 use crate::accumulate::PartialState;
 use crate::genesis::{
     demo_code_hash, demo_work_package, dev_authorizer, install_dev_services, DEMO_SERVICE_ID,
 };
-use jam_state::codec::encode_natural;
 use jam_state::hash::blake2b_256;
 use jam_state::keys::{encode_lookup, lookup_key, preimage_key};
 use jam_state::params::Params;
@@ -28,24 +28,6 @@ const ANCHOR_SLOT: u32 = 50;
 const HALT: &[u8] = &[50, 0]; // jump_ind r0 + 0
 const TRAP: &[u8] = &[0];
 const LOOP: &[u8] = &[40]; // jump +0
-
-/// A GP A.1 code blob (no jump table) from whole instructions.
-fn code_blob(instrs: &[&[u8]]) -> Vec<u8> {
-    let code: Vec<u8> = instrs.concat();
-    let mut mask = vec![0u8; code.len().div_ceil(8)];
-    let mut at = 0;
-    for i in instrs {
-        mask[at / 8] |= 1 << (at % 8);
-        at += i.len();
-    }
-    let mut b = Vec::new();
-    encode_natural(0, &mut b);
-    b.push(0);
-    encode_natural(code.len() as u64, &mut b);
-    b.extend_from_slice(&code);
-    b.extend_from_slice(&mask);
-    b
-}
 
 /// A code preimage `E(↕m, c)` (metadata "t") of a standard program (GP A.7) with no data, no
 /// heap and a 64 KiB stack.

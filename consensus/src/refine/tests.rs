@@ -25,7 +25,7 @@ const ANCHOR_SLOT: u32 = 50;
 // ---------------------------------------------------------------------------------------------
 
 /// A GP A.1 code blob (no jump table) from whole instructions.
-fn code_blob(instrs: &[&[u8]]) -> Vec<u8> {
+pub(super) fn code_blob(instrs: &[&[u8]]) -> Vec<u8> {
     let code: Vec<u8> = instrs.concat();
     let mut mask = vec![0u8; code.len().div_ceil(8)];
     let mut at = 0;
