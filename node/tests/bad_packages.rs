@@ -72,7 +72,7 @@ const GOOD_PAYLOAD: &[u8] = b"J\x03keyvalue";
 /// best block; returns the packages and that value (base64).
 async fn submit_and_follow() -> (Packages, Option<String>) {
     let c0 = connect(0).await;
-    let context = rpc::context(&c0).await;
+    let context = rpc::context(&c0, 2).await;
     let demo = |payload: &[u8]| demo_work_package(context.clone(), payload);
 
     // (b) Oversize: more than I = 16 items; more than W_X = 3072 exports.

@@ -32,7 +32,7 @@ async fn connect(i: u16) -> WsClient {
 /// value of `key` in the demo service's storage on node 0's best block; returns it (base64).
 async fn submit_and_follow(payload: &[u8], key: &[u8]) -> Option<String> {
     let c0 = connect(0).await;
-    let context = rpc::context(&c0).await;
+    let context = rpc::context(&c0, 2).await;
     let wp = demo_work_package(context, payload).encode();
     let none: Vec<String> = vec![];
     for i in 0..VALIDATORS {
@@ -113,24 +113,45 @@ fn demo_package_is_guaranteed_made_available_and_accumulated() {
         "the demo service's storage after accumulation:\n{stdout}"
     );
     // `jam submit` showed every stage, in order, with its time and block, then the value.
-    assert!(submit.status.success(), "jam submit: {submit:?}\n{submit_out}");
+    assert!(
+        submit.status.success(),
+        "jam submit: {submit:?}\n{submit_out}"
+    );
     let stages: Vec<&str> = submit_out
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .filter(|w| {
-            ["submitted", "refined", "guaranteed", "available", "accumulated"].contains(w)
+            [
+                "submitted",
+                "refined",
+                "guaranteed",
+                "available",
+                "accumulated",
+            ]
+            .contains(w)
         })
         .collect();
     assert_eq!(
         stages,
-        ["submitted", "refined", "guaranteed", "available", "accumulated"],
+        [
+            "submitted",
+            "refined",
+            "guaranteed",
+            "available",
+            "accumulated"
+        ],
         "{submit_out}"
     );
     let accumulated = submit_out
         .lines()
         .find(|l| l.starts_with("accumulated"))
         .unwrap();
-    let ms: f64 = accumulated.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let ms: f64 = accumulated
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(ms > 0.0 && accumulated.contains("(slot "), "{accumulated}");
     assert!(
         submit_out.contains("work item 0: ok 0x")

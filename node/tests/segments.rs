@@ -6,66 +6,26 @@
 //! exporter, else rebuilt from segment shards fetched over CE 139 — and the reports in E_G
 //! carry the exported bytes as refine output.
 
+mod common;
+
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use common::rpc::{self, context, WsClient};
+use common::LiveTestnet;
 use jam_consensus::genesis::demo_work_package;
 use jam_state::codec::Encode;
 use jam_state::hash::blake2b_256;
-use jam_state::types::{ImportSpec, OpaqueHash, RefineContext, WorkPackage};
+use jam_state::types::{ImportSpec, OpaqueHash, WorkPackage};
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::core::rpc_params;
-use jsonrpsee_ws_client::{WsClient, WsClientBuilder};
 use serde_json::Value;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const RPC_PORT_BASE: u16 = 19350;
 const DATA: &[u8] = b"segment data from E";
 
-fn hash_of(v: &Value) -> OpaqueHash {
-    let b = B64.decode(v.as_str().expect("a base64 hash")).unwrap();
-    OpaqueHash(b.try_into().expect("32 octets"))
-}
-
 async fn connect(i: u16) -> WsClient {
-    let t0 = Instant::now();
-    loop {
-        let c = WsClientBuilder::default()
-            .request_timeout(Duration::from_secs(10))
-            .build(format!("ws://127.0.0.1:{}", RPC_PORT_BASE + i))
-            .await;
-        match c {
-            Ok(c) => return c,
-            Err(e) if t0.elapsed() > Duration::from_secs(30) => panic!("RPC of node {i}: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-}
-
-/// A refine context anchored on the best block (slot ≥ `min_slot`).
-async fn context(c: &WsClient, min_slot: u32) -> RefineContext {
-    let (hash, slot) = loop {
-        let best: Value = c.request("bestBlock", rpc_params![]).await.unwrap();
-        let slot = best[1].as_u64().unwrap() as u32;
-        if slot >= min_slot {
-            break (hash_of(&best[0]), slot);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let b64 = B64.encode(hash.0);
-    let root: Value = c
-        .request("stateRoot", rpc_params![b64.clone()])
-        .await
-        .unwrap();
-    let beefy: Value = c.request("beefyRoot", rpc_params![b64]).await.unwrap();
-    RefineContext {
-        anchor: hash,
-        state_root: hash_of(&root[0]),
-        beefy_root: hash_of(&beefy[0]),
-        lookup_anchor: hash,
-        lookup_anchor_slot: slot,
-        prerequisites: vec![],
-    }
+    rpc::connect(RPC_PORT_BASE + i).await
 }
 
 async fn submit(c: &WsClient, core: u16, p: &WorkPackage) -> OpaqueHash {
@@ -159,26 +119,10 @@ async fn scenario() -> Run {
 
 #[test]
 fn a_package_imports_the_segment_another_exported() {
-    let base = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("segments-{}", std::process::id()));
-    std::fs::create_dir_all(&base).unwrap();
-    let log = base.join("stdout.txt");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_jam"))
-        .args(["testnet", "--validators", "6", "--slot-duration-ms", "1000"])
-        .args(["--slots", "16", "--port-base", "41500", "-v"])
-        .args(["--rpc-port-base", &RPC_PORT_BASE.to_string()])
-        .arg("--base-path")
-        .arg(base.join("net"))
-        .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("running jam testnet");
+    let net = LiveTestnet::start("segments", 16, 41500, RPC_PORT_BASE);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let run = rt.block_on(scenario());
-    let status = child.wait().unwrap();
-    let stdout = std::fs::read_to_string(&log).unwrap();
-    let _ = std::fs::remove_dir_all(&base);
-    assert!(status.success(), "jam testnet failed ({status}):\n{stdout}");
+    let stdout = net.finish();
     assert_eq!(
         run.exporter_status["stage"].as_str(),
         Some("accumulated"),

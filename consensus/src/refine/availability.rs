@@ -284,7 +284,6 @@ mod tests {
         }
     }
 
-
     #[test]
     fn spec_commits_to_bundle_and_segments() {
         let p = Params::tiny();

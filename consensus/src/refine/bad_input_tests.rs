@@ -5,8 +5,8 @@
 //! Complements `tests.rs`, which covers Ψ_I / Ψ_R on their own, `check_package` on its own,
 //! the unknown-authorizer-hash and no-items cases of Ξ, and ⊖ / ⊚.
 
-use super::*;
 use super::tests::code_blob;
+use super::*;
 use crate::accumulate::PartialState;
 use crate::genesis::{
     demo_code_hash, demo_work_package, dev_authorizer, install_dev_services, DEMO_SERVICE_ID,

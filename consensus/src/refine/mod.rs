@@ -22,6 +22,8 @@
 //! Chain parameters come from a [`jam_state::params::Params`] value; [`RefineConfig`] holds the non-chain knobs.
 
 pub mod availability;
+#[cfg(test)]
+mod bad_input_tests;
 pub mod host_calls;
 pub mod invocation;
 pub mod is_authorized;
@@ -30,11 +32,9 @@ pub mod machines;
 pub mod package;
 pub mod report;
 #[cfg(test)]
-mod bad_input_tests;
+mod segment_tests;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod segment_tests;
 
 pub use availability::{
     availability_spec, justification, paged_proofs, segments_root, verify_justification, Chunks,

@@ -74,9 +74,15 @@ pub enum SubmitError {
     #[error("connecting to {url}: {reason}")]
     Connect { url: String, reason: String },
     #[error("RPC {method}: {reason}")]
-    Rpc { method: &'static str, reason: String },
+    Rpc {
+        method: &'static str,
+        reason: String,
+    },
     #[error("RPC {method}: unexpected answer {answer}")]
-    Answer { method: &'static str, answer: String },
+    Answer {
+        method: &'static str,
+        answer: String,
+    },
     #[error("service {0} does not exist in the best state")]
     UnknownService(ServiceId),
     #[error("core {core}: the chain has {cores} cores")]
@@ -214,10 +220,7 @@ impl Client {
     ) -> Result<WorkPackage, SubmitError> {
         let a = self.anchor().await?;
         let data = self
-            .call(
-                "serviceData",
-                rpc_params![B64.encode(a.hash.0), service],
-            )
+            .call("serviceData", rpc_params![B64.encode(a.hash.0), service])
             .await?;
         let Some(data) = data.as_str() else {
             return Err(SubmitError::UnknownService(service));
@@ -291,9 +294,7 @@ impl Client {
         };
         for st in v["stages"].as_array().into_iter().flatten() {
             let block = match (st.get("block"), st["slot"].as_u64()) {
-                (Some(b), Some(slot)) => {
-                    Some((hash_of(b, "workPackageStatus")?, slot as TimeSlot))
-                }
+                (Some(b), Some(slot)) => Some((hash_of(b, "workPackageStatus")?, slot as TimeSlot)),
                 _ => None,
             };
             s.stages.push(StageReport {
@@ -361,7 +362,10 @@ async fn follow(args: Args, payload: Vec<u8>) -> CmdResult {
         short(&wp.context.anchor),
         wp.context.lookup_anchor_slot
     );
-    println!("{:<12} {:>10} {:>10}  block", "stage", "total ms", "step ms");
+    println!(
+        "{:<12} {:>10} {:>10}  block",
+        "stage", "total ms", "step ms"
+    );
     let mut shown = 0;
     let mut prev = 0.0;
     let timeout = Duration::from_secs(args.timeout_s);

@@ -1,7 +1,7 @@
 //! `jam testnet`: a local testnet of dev validators in one process.
 
-use super::run::{dial_addr, network_key, start_rpc, status_line, unix_ms, GENESIS_TIME_FIELD};
 use super::load::{LoadPlan, LoadStats};
+use super::run::{dial_addr, network_key, start_rpc, status_line, unix_ms, GENESIS_TIME_FIELD};
 use super::CmdResult;
 use crate::validator::{short, Node, NodeConfig, NodeStatus, PeerAddr, SlotClock};
 use jam_consensus::bandersnatch::RingContext;

@@ -36,9 +36,9 @@ pub mod node_view;
 #[cfg(test)]
 mod tests;
 
+use crate::validator::tracking::PackageProgress;
 use jam_state::params::Params;
 use jam_state::state::State;
-use crate::validator::tracking::PackageProgress;
 use jam_state::types::{
     CoreIndex, HeaderHash, ServiceId, StateRoot, TimeSlot, WorkPackage, WorkPackageHash,
 };

@@ -1,10 +1,10 @@
 //! [`ChainView`] over a running validator node ([`crate::validator::ChainReader`]).
 
 use super::{BlockMeta, BlockRef, ChainView, Heads};
+use crate::validator::tracking::PackageProgress;
 use crate::validator::{ChainReader, NodeStatus};
 use jam_state::params::Params;
 use jam_state::state::State;
-use crate::validator::tracking::PackageProgress;
 use jam_state::types::{CoreIndex, HeaderHash, WorkPackageHash};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;

@@ -204,7 +204,10 @@ impl Guarantees {
         let fates = fates(params, &state.availability, assurances, slot);
         let (mut picked, mut dropped) = (Vec::new(), Vec::new());
         for (core, q) in self.by_core.iter_mut() {
-            if fates.get(*core as usize).is_none_or(|f| *f == CoreFate::Engaged) {
+            if fates
+                .get(*core as usize)
+                .is_none_or(|f| *f == CoreFate::Engaged)
+            {
                 continue;
             }
             while let Some(g) = q.front() {
@@ -780,6 +783,8 @@ pub(super) fn receive(sh: &Shared, g: ReportGuarantee) -> Result<bool, Guarantee
     }
     includable(sh, &g)?;
     note_refined(sh, &g.report);
+    // Its exports can be imported by later packages (located by package hash or root).
+    sh.segments.note_report(&g.report);
     Ok(lock(&sh.guarantees).add(g))
 }
 
@@ -866,7 +871,10 @@ mod tests {
         assert_eq!((pool.pending(0), pool.pending(1)), (2, 1));
         let ok = |_: &ReportGuarantee| Ok(());
         let (sel, _) = pool.select(&params, &state, 2, &[], ok);
-        let picked: Vec<_> = sel.iter().map(|g| g.report.package_spec.hash.0[0]).collect();
+        let picked: Vec<_> = sel
+            .iter()
+            .map(|g| g.report.package_spec.hash.0[0])
+            .collect();
         assert_eq!(picked, vec![1, 3], "one per core, the oldest");
         // An engaged core (ρ holds a report) gets none, unless the block's assurances free it.
         let mut busy = state.clone();
@@ -890,7 +898,10 @@ mod tests {
                 }
             })
             .collect();
-        assert_eq!(pool.select(&params, &busy, 2, &assure_core_0, ok).0.len(), 2);
+        assert_eq!(
+            pool.select(&params, &busy, 2, &assure_core_0, ok).0.len(),
+            2
+        );
         // A guarantee no block could include is dropped, and the next one taken.
         let (sel, dropped) = pool.select(&params, &state, 2, &[], |g: &ReportGuarantee| {
             if g.report.package_spec.hash.0[0] == 1 {
@@ -899,10 +910,19 @@ mod tests {
                 Ok(())
             }
         });
-        let picked: Vec<_> = sel.iter().map(|g| g.report.package_spec.hash.0[0]).collect();
+        let picked: Vec<_> = sel
+            .iter()
+            .map(|g| g.report.package_spec.hash.0[0])
+            .collect();
         assert_eq!(picked, vec![2, 3]);
         assert_eq!(dropped.len(), 1);
-        assert_eq!((dropped[0].0.report.package_spec.hash.0[0], dropped[0].1.as_str()), (1, "bad"));
+        assert_eq!(
+            (
+                dropped[0].0.report.package_spec.hash.0[0],
+                dropped[0].1.as_str()
+            ),
+            (1, "bad")
+        );
         assert_eq!(pool.len(), 2);
         pool.prune(&params, &[g(0, 1, 2)], 2);
         assert_eq!(pool.len(), 1);

@@ -45,8 +45,8 @@ use jam_state::params::Params;
 use jam_state::state::State;
 use jam_state::store::{BlockCommit, RocksStore, StateUpdate, Store};
 use jam_state::types::{
-    Block, CoreIndex, Ed25519Public, Extrinsic, Header, HeaderHash, OpaqueHash, StateRoot, TicketEnvelope,
-    TimeSlot,
+    Block, CoreIndex, Ed25519Public, Extrinsic, Header, HeaderHash, OpaqueHash, StateRoot,
+    TicketEnvelope, TimeSlot,
 };
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;

@@ -169,7 +169,9 @@ impl Handler for Net {
     async fn on_other_stream(&self, _peer: &Connection, mut stream: jam_network::Stream) {
         use jam_network::StreamKind as K;
         match stream.kind() {
-            K::WORK_PACKAGE_SUBMISSION => super::guarantor::serve_submission(&self.sh, stream).await,
+            K::WORK_PACKAGE_SUBMISSION => {
+                super::guarantor::serve_submission(&self.sh, stream).await
+            }
             K::WORK_PACKAGE_SHARING => {
                 let keys = self.sh.keys.clone();
                 super::guarantor::serve_share(&self.sh, &keys, stream).await;

@@ -38,6 +38,8 @@ use std::time::Duration;
 
 /// Export sequences kept by segments root.
 pub const MAX_EXPORTS_KEPT: usize = 256;
+/// Segments kept in all (4096 × W_G = 16 MiB); the oldest sequences go first.
+pub const MAX_SEGMENTS_KEPT: usize = 4096;
 /// Reports remembered (package hash → availability spec and core).
 pub const MAX_REPORTS_KEPT: usize = 4096;
 /// How long one CE 139 request may take.
@@ -54,6 +56,8 @@ pub struct Reported {
 struct Inner {
     exports: HashMap<OpaqueHash, Vec<Vec<u8>>>,
     export_order: VecDeque<OpaqueHash>,
+    /// Segments in `exports`.
+    kept: usize,
     reports: HashMap<WorkPackageHash, Reported>,
     by_root: HashMap<OpaqueHash, WorkPackageHash>,
     report_order: VecDeque<WorkPackageHash>,
@@ -71,13 +75,22 @@ impl Segments {
         if segments.is_empty() {
             return;
         }
-        let mut g = lock(&self.inner);
-        if g.exports.insert(root, segments).is_none() {
-            g.export_order.push_back(root);
+        if segments.len() > MAX_SEGMENTS_KEPT {
+            return;
         }
-        while g.export_order.len() > MAX_EXPORTS_KEPT {
-            if let Some(old) = g.export_order.pop_front() {
-                g.exports.remove(&old);
+        let mut g = lock(&self.inner);
+        let n = segments.len();
+        match g.exports.insert(root, segments) {
+            None => g.export_order.push_back(root),
+            Some(old) => g.kept -= old.len(),
+        }
+        g.kept += n;
+        while g.export_order.len() > MAX_EXPORTS_KEPT || g.kept > MAX_SEGMENTS_KEPT {
+            let Some(old) = g.export_order.pop_front() else {
+                break;
+            };
+            if let Some(s) = g.exports.remove(&old) {
+                g.kept -= s.len();
             }
         }
     }
@@ -460,6 +473,13 @@ mod tests {
         assert!(s.exports(&key(2)).is_none());
         assert!(s.exports(&key(3)).is_some());
         assert_eq!(s.exports(&key(last)), Some(vec![vec![last as u8]]));
+        // The total is bounded too: a big sequence pushes the oldest out.
+        s.keep(key(1000), vec![vec![0]; MAX_SEGMENTS_KEPT - 10]);
+        assert!(s.exports(&key(3)).is_none());
+        assert!(s.exports(&key(last)).is_some());
+        assert!(s.exports(&key(1000)).is_some());
+        s.keep(key(1001), vec![vec![0]; MAX_SEGMENTS_KEPT + 1]);
+        assert!(s.exports(&key(1001)).is_none());
         s.keep(OpaqueHash([9; 32]), vec![]);
         let mut r = WorkReport::default();
         r.package_spec.hash = OpaqueHash([1; 32]);

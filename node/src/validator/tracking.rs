@@ -173,9 +173,27 @@ mod tests {
         let t0 = Instant::now();
         t.reach_at(h, Some(1), Stage::Submitted, None, t0);
         let b = (OpaqueHash([2; 32]), 7);
-        t.reach_at(h, None, Stage::Guaranteed, Some(b), t0 + Duration::from_millis(30));
-        t.reach_at(h, None, Stage::Refined, None, t0 + Duration::from_millis(10));
-        t.reach_at(h, None, Stage::Refined, None, t0 + Duration::from_millis(20));
+        t.reach_at(
+            h,
+            None,
+            Stage::Guaranteed,
+            Some(b),
+            t0 + Duration::from_millis(30),
+        );
+        t.reach_at(
+            h,
+            None,
+            Stage::Refined,
+            None,
+            t0 + Duration::from_millis(10),
+        );
+        t.reach_at(
+            h,
+            None,
+            Stage::Refined,
+            None,
+            t0 + Duration::from_millis(20),
+        );
         let p = t.get(&h).unwrap();
         assert_eq!(p.core, Some(1));
         assert_eq!(p.stage(), Some(Stage::Guaranteed));

@@ -55,7 +55,14 @@ impl LiveTestnet {
         std::fs::create_dir_all(&base).unwrap();
         let log = base.join("stdout.txt");
         let child = Command::new(env!("CARGO_BIN_EXE_jam"))
-            .args(["testnet", "--validators", "6", "--slot-duration-ms", "1000", "-v"])
+            .args([
+                "testnet",
+                "--validators",
+                "6",
+                "--slot-duration-ms",
+                "1000",
+                "-v",
+            ])
             .args(["--slots", &slots.to_string()])
             .args(["--port-base", &port_base.to_string()])
             .args(["--rpc-port-base", &rpc_port_base.to_string()])
@@ -136,11 +143,14 @@ pub mod rpc {
         }
     }
 
-    /// A refine context anchored on the best block once the chain is at slot 2 or later.
-    pub async fn context(c: &WsClient) -> RefineContext {
-        let (hash, slot) = best_from(c, 2).await;
+    /// A refine context anchored on the best block once the chain is at `min_slot` or later.
+    pub async fn context(c: &WsClient, min_slot: u32) -> RefineContext {
+        let (hash, slot) = best_from(c, min_slot).await;
         let h = B64.encode(hash.0);
-        let root: Value = c.request("stateRoot", rpc_params![h.clone()]).await.unwrap();
+        let root: Value = c
+            .request("stateRoot", rpc_params![h.clone()])
+            .await
+            .unwrap();
         let beefy: Value = c.request("beefyRoot", rpc_params![h]).await.unwrap();
         RefineContext {
             anchor: hash,
