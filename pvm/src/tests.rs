@@ -201,62 +201,12 @@ fn kernel_code(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Runs one benchmark kernel as the bench harness does; returns (a0, gas used, seconds).
-pub(crate) fn run_kernel(name: &str, stack: u32) -> Option<(u64, i64, f64)> {
-    let code = kernel_code(name);
-    let p = Arc::new(Program::from_code_blob(&code).unwrap());
-    let sp: u32 = 0xfefe_0000;
-    let mut mem = Memory::new();
-    mem.map(sp - stack, stack, Access::ReadWrite);
-    let mut regs = [0u64; 13];
-    regs[0] = 0xffff_0000;
-    regs[1] = sp as u64;
-    let gas = 10_000_000_000i64;
-    let mut inst = Instance::new(p, mem, regs, 0, gas);
-    let t = std::time::Instant::now();
-    let exit = inst.run();
-    let secs = t.elapsed().as_secs_f64();
-    assert_eq!(exit, Exit::Halt, "{name}");
-    Some((inst.regs[7], gas - inst.gas, secs))
-}
-
 const KERNELS: &[(&str, u32)] = &[
     ("alu", 4096),
     ("sieve", 1052672),
     ("hash", 69632),
     ("fib", 65536),
 ];
-
-/// Time the four kernels (informational): `cargo test -p jam-pvm --release -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn bench_kernels() {
-    let only = std::env::var("PVM_KERNEL").ok();
-    for &(name, stack) in KERNELS {
-        if only.as_deref().is_some_and(|k| k != name) {
-            continue;
-        }
-        let mut best = f64::MAX;
-        let mut result = None;
-        let runs = std::env::var("PVM_RUNS")
-            .ok()
-            .and_then(|r| r.parse().ok())
-            .unwrap_or(5);
-        for _ in 0..runs {
-            let Some((a0, used, secs)) = run_kernel(name, stack) else {
-                return;
-            };
-            best = best.min(secs);
-            result = Some((a0, used));
-        }
-        let (a0, used) = result.unwrap();
-        println!(
-            "{name:6} a0={a0:<22} instructions={used:<11} best={:8.2} ms  {:7.1} M instr/s",
-            best * 1e3,
-            used as f64 / best / 1e6
-        );
-    }
-}
 
 /// Fused pairs, per-block gas and the slow path must agree with single-stepping (tracing
 /// runs without fusion) at every gas level, including out-of-gas inside fused pairs.
