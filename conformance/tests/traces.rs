@@ -210,4 +210,3 @@ fn rejects_tampered_blocks() {
         Err(ImportError::BadEpochMark)
     );
 }
-

@@ -482,14 +482,13 @@ fn apply_extrinsics(
     Ok((posterior, output))
 }
 
-/// The work packages already in the pipeline (GP 11.38, besides β which the guarantees check
-/// reads itself): accumulated ξ, the ready queue ϑ and the reports pending availability ρ.
 /// Whether a child block at `slot` of the block with posterior `state` (and state root
 /// `state_root`) could carry guarantee `g` in E_G (GP §11.4): the block's own checks
 /// ([`reports::transition`]) on the parent's state, the report's core taken as freed by the
-/// child's assurances. Validator sets and entropy are the parent's (a child in a new epoch is
-/// not foreseen) and the lookup anchor's ancestry (eq. 11.35) is not checked. Guarantors and
-/// authors use it to keep guarantees no block could include out of their pools.
+/// child's assurances. For a child in the next epoch, κ', λ' and η' are those of the epoch
+/// change (γ_k, κ and η shifted by one: eqs. 6.13, 6.23; offenders are not nulled); the lookup
+/// anchor's ancestry (eq. 11.35) is not checked. Guarantors and authors use it to keep
+/// guarantees no block could include out of their pools.
 pub fn check_guarantee(
     params: &Params,
     state: &State,
@@ -502,13 +501,28 @@ pub fn check_guarantee(
         *entry = None;
     }
     let known = pipeline_packages(state);
+    let e = &state.entropy.0;
+    let (entropy, curr, prev) = if slot / params.epoch_length > state.timeslot / params.epoch_length
+    {
+        (
+            EntropyBuffer([e[0], e[0], e[1], e[2]]),
+            &state.safrole.gamma_k,
+            &state.active_validators,
+        )
+    } else {
+        (
+            state.entropy.clone(),
+            &state.active_validators,
+            &state.previous_validators,
+        )
+    };
     reports::transition(
         params,
         &ReportsState {
             avail_assignments: &rho,
-            curr_validators: &state.active_validators,
-            prev_validators: &state.previous_validators,
-            entropy: &state.entropy,
+            curr_validators: curr,
+            prev_validators: prev,
+            entropy: &entropy,
             offenders: &state.disputes.offenders,
             recent_blocks: &history::with_parent_state_root(&state.recent_blocks, state_root),
             auth_pools: &state.auth_pools,
@@ -523,6 +537,8 @@ pub fn check_guarantee(
     .map(|_| ())
 }
 
+/// The work packages already in the pipeline (GP 11.38, besides β which the guarantees check
+/// reads itself): accumulated ξ, the ready queue ϑ and the reports pending availability ρ.
 fn pipeline_packages(state: &State) -> Vec<WorkPackageHash> {
     let mut out: Vec<WorkPackageHash> = state.accumulated.iter().flatten().copied().collect();
     out.extend(

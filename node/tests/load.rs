@@ -10,7 +10,9 @@ fn loaded_testnet_accumulates_packages_and_reports_latency() {
         .join(format!("load-{}", std::process::id()));
     let out = Command::new(env!("CARGO_BIN_EXE_jam"))
         .args(["testnet", "--validators", "6", "--slot-duration-ms", "1000"])
-        .args(["--slots", "12", "--load", "2", "--port-base", "41300"])
+        // 16 slots: submissions run across the epoch change at slot 12 (tiny E = 12), where
+        // guarantees made in one epoch are included in the next (G*, GP 11.22).
+        .args(["--slots", "16", "--load", "2", "--port-base", "41300"])
         .args(["--rpc-port-base", "19450", "--base-path"])
         .arg(base.join("net"))
         .output()
