@@ -511,7 +511,7 @@ pub fn check_guarantee(
         )
     } else {
         (
-            state.entropy.clone(),
+            state.entropy,
             &state.active_validators,
             &state.previous_validators,
         )
