@@ -18,33 +18,26 @@ pub trait ServiceView: Sync {
     fn request(&self, s: ServiceId, h: &OpaqueHash, len: u32) -> Option<Vec<TimeSlot>>;
 }
 
-impl ServiceView for State {
-    fn has_service(&self, s: ServiceId) -> bool {
-        self.accounts.contains_key(&s)
-    }
-    fn preimage(&self, s: ServiceId, h: &OpaqueHash) -> Option<&[u8]> {
-        self.service_data
-            .get(&preimage_key(s, h))
-            .map(|v| v.as_slice())
-    }
-    fn request(&self, s: ServiceId, h: &OpaqueHash, len: u32) -> Option<Vec<TimeSlot>> {
-        decode_lookup(self.service_data.get(&lookup_key(s, h, len))?)
-    }
+/// δ as the block state and as the accumulation's partial state: both keep the accounts and
+/// the service data under their state keys (GP D.1).
+macro_rules! service_view_over_state_keys {
+    ($($t:ty),*) => {$(
+        impl ServiceView for $t {
+            fn has_service(&self, s: ServiceId) -> bool {
+                self.accounts.contains_key(&s)
+            }
+            fn preimage(&self, s: ServiceId, h: &OpaqueHash) -> Option<&[u8]> {
+                self.service_data
+                    .get(&preimage_key(s, h))
+                    .map(|v| v.as_slice())
+            }
+            fn request(&self, s: ServiceId, h: &OpaqueHash, len: u32) -> Option<Vec<TimeSlot>> {
+                decode_lookup(self.service_data.get(&lookup_key(s, h, len))?)
+            }
+        }
+    )*};
 }
-
-impl ServiceView for PartialState {
-    fn has_service(&self, s: ServiceId) -> bool {
-        self.accounts.contains_key(&s)
-    }
-    fn preimage(&self, s: ServiceId, h: &OpaqueHash) -> Option<&[u8]> {
-        self.service_data
-            .get(&preimage_key(s, h))
-            .map(|v| v.as_slice())
-    }
-    fn request(&self, s: ServiceId, h: &OpaqueHash, len: u32) -> Option<Vec<TimeSlot>> {
-        decode_lookup(self.service_data.get(&lookup_key(s, h, len))?)
-    }
-}
+service_view_over_state_keys!(State, PartialState);
 
 /// `I(l, t)` of eq. 9.9: whether a preimage with request history `l` was available at `t`.
 pub fn available_at(l: &[TimeSlot], t: TimeSlot) -> bool {

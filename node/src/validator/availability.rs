@@ -271,9 +271,21 @@ pub fn verify_shard(
     d: &ShardDistribution,
 ) -> Result<(), AvailabilityError> {
     check_index(i, validators)?;
-    let path: Vec<Vec<u8>> = d.justification.iter().map(step_bytes).collect();
     let l = leaf(&d.bundle_shard, &d.segment_shards);
-    match wb_root_from_path(validators, i as usize, &l, &path) {
+    check_erasure_path(erasure_root, validators, i, &l, &d.justification)
+}
+
+/// Whether `leaf` at index `i` of the erasure-root tree over `validators` shards, with the
+/// co-path `path` (top down), gives `erasure_root`.
+fn check_erasure_path(
+    erasure_root: &ErasureRoot,
+    validators: usize,
+    i: ShardIndex,
+    leaf: &[u8],
+    path: &[JustificationStep],
+) -> Result<(), AvailabilityError> {
+    let path: Vec<Vec<u8>> = path.iter().map(step_bytes).collect();
+    match wb_root_from_path(validators, i as usize, leaf, &path) {
         Some(r) if r == erasure_root.0 => Ok(()),
         _ => Err(AvailabilityError::BadJustification),
     }
@@ -290,12 +302,8 @@ pub fn verify_audit_shard(
     let Some((JustificationStep::Hash(seg_root), path)) = a.justification.split_last() else {
         return Err(AvailabilityError::BadJustification);
     };
-    let path: Vec<Vec<u8>> = path.iter().map(step_bytes).collect();
     let l = [&blake2b_256(&a.bundle_shard)[..], &seg_root[..]].concat();
-    match wb_root_from_path(validators, i as usize, &l, &path) {
-        Some(r) if r == erasure_root.0 => Ok(()),
-        _ => Err(AvailabilityError::BadJustification),
-    }
+    check_erasure_path(erasure_root, validators, i, &l, path)
 }
 
 /// Verifies a CE 140 segment shard `j` (of `segments`) of shard `i` with its justification.
@@ -319,11 +327,7 @@ pub fn verify_segment_shard(
     let seg_root = wb_root_from_path(segments, j as usize, shard, &below)
         .ok_or(AvailabilityError::BadJustification)?;
     let l = [&bundle_hash[..], &seg_root[..]].concat();
-    let top: Vec<Vec<u8>> = top.iter().map(step_bytes).collect();
-    match wb_root_from_path(validators, i as usize, &l, &top) {
-        Some(r) if r == erasure_root.0 => Ok(()),
-        _ => Err(AvailabilityError::BadJustification),
-    }
+    check_erasure_path(erasure_root, validators, i, &l, top)
 }
 
 /// Rebuilds an audit bundle from CE 138 responses of any `R` validators (GP App. H), checking
